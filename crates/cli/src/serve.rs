@@ -1,0 +1,124 @@
+//! `switchboard serve`: loads the config (writing the default one on first run), prepares the
+//! data dir, starts the gateway and runs until Ctrl-C or SIGTERM.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use switchboard_core::config::{Config, LoadOptions};
+use switchboard_core::{Gateway, GatewayOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on, overriding `server.listen` (e.g. 127.0.0.1:4141; port 0 picks a free port)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: the OS data dir, e.g. ~/.local/share/switchboard]
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let explicit = config.is_some();
+    let path = super::config_path(config)?;
+    if !explicit && Config::write_default_if_missing(&path)? {
+        println!(
+            "wrote a default config to {} (edit it to add providers)",
+            path.display()
+        );
+    }
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => Config::default_data_dir()
+            .ok_or_else(|| anyhow!("cannot find the OS data directory; pass `--data-dir DIR`"))?,
+    };
+    prepare_data_dir(&data_dir)?;
+    let config = match Config::load(&path, LoadOptions::default()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config, &path, &data_dir, args.listen))
+}
+
+async fn serve(
+    config: Config,
+    path: &Path,
+    data_dir: &Path,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
+    let (providers, models) = (config.providers.len(), config.models.len());
+    let handle = Gateway::start(
+        config,
+        GatewayOptions {
+            listen,
+            ..GatewayOptions::default()
+        },
+    )
+    .await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Switchboard listening on {}", handle.base_url())?;
+    writeln!(out, "  OpenAI base URL: {}/v1", handle.base_url())?;
+    writeln!(
+        out,
+        "  config: {} ({providers} provider(s), {models} model mapping(s))",
+        path.display()
+    )?;
+    writeln!(out, "  data:   {}", data_dir.display())?;
+    out.flush()?;
+    drop(out);
+    shutdown_signal().await;
+    tracing::info!("shutting down; waiting for requests in flight");
+    handle.shutdown(Duration::from_secs(10)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data dir `{}`", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("the data dir `{}` is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
