@@ -95,6 +95,16 @@ impl Default for Timeouts {
     }
 }
 
+/// A duration as people write timeouts: `0.3 s`, `120 s`.
+pub fn seconds(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs.fract() == 0.0 {
+        format!("{secs:.0} s")
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ProviderConfig {
     pub name: String,

@@ -151,6 +151,10 @@ pub(super) fn resolve(text: &str, options: LoadOptions) -> Result<Config, Vec<Co
     }
 
     if !checker.issues.is_empty() {
+        // In file order, so the list reads top to bottom like the file.
+        checker
+            .issues
+            .sort_by_key(|issue| issue.line.unwrap_or(usize::MAX));
         return Err(checker.issues);
     }
     Ok(Config {

@@ -253,8 +253,8 @@ async fn read_limited(
 
 fn timeout_error(provider: &LiveProvider, setting: &str, limit: Duration) -> GatewayError {
     GatewayError::Timeout(format!(
-        "provider `{}` did not answer within {:.0} s (`{setting}`)",
+        "provider `{}` did not answer within {} (`{setting}`)",
         provider.config.name,
-        limit.as_secs_f64()
+        crate::config::seconds(limit)
     ))
 }

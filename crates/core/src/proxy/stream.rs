@@ -10,7 +10,7 @@ use memchr::memmem;
 use std::pin::Pin;
 use tokio::time::Instant;
 
-use crate::config::Timeouts;
+use crate::config::{Timeouts, seconds};
 use crate::outcome::{OutcomeStatus, RequestRecorder};
 use crate::usage::{OpenAiProbe, Usage};
 
@@ -150,9 +150,9 @@ impl Relay {
                                 let now = Instant::now();
                                 if now >= deadline || now >= idle_deadline {
                                     let message = if now >= deadline {
-                                        format!("provider `{provider}` did not finish within {} s (`timeouts.total`)", timeouts.total.as_secs())
+                                        format!("provider `{provider}` did not finish within {} (`timeouts.total`)", seconds(timeouts.total))
                                     } else {
-                                        format!("provider `{provider}` sent nothing for {} s (`timeouts.idle`)", timeouts.idle.as_secs())
+                                        format!("provider `{provider}` sent nothing for {} (`timeouts.idle`)", seconds(timeouts.idle))
                                     };
                                     recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
                                     yield Ok(error_event(&message, "upstream_timeout"));

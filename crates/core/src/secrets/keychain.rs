@@ -91,9 +91,8 @@ impl Keychain {
 }
 
 fn check_name(name: &str) -> Result<(), SecretError> {
-    validate_key_name(name).map_err(|e| SecretError::Keychain {
-        name: name.escape_debug().to_string(),
-        detail: match e {
+    validate_key_name(name).map_err(|e| SecretError::InvalidKeyName {
+        reason: match e {
             SecretRefError::Malformed { reason } => reason,
             literal @ SecretRefError::Literal => literal.to_string(),
         },

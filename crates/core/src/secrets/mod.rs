@@ -123,7 +123,29 @@ fn malformed(reason: impl Into<String>) -> SecretRefError {
     }
 }
 
-/// Checks a keychain key name: one or more of `[A-Za-z0-9._-]`.
+/// Longest accepted key name. Names are short labels (`openai`, `nvidia-prod`); anything longer
+/// is far more likely a key pasted where its name belongs.
+pub const MAX_KEY_NAME_LEN: usize = 64;
+
+/// Prefixes of common provider keys (OpenAI/Anthropic/DeepSeek `sk-`, NVIDIA `nvapi-`, Groq
+/// `gsk_`, xAI `xai-`, Google `AIza`, Hugging Face `hf_`): a "name" starting with one of these
+/// is a key, and must not be echoed in an error or used as a name.
+const KEY_PREFIXES: [&str; 7] = ["sk-", "sk_", "nvapi-", "gsk_", "xai-", "AIza", "hf_"];
+
+fn looks_like_a_key(name: &str) -> bool {
+    name.len() > MAX_KEY_NAME_LEN || KEY_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn pasted_key() -> SecretRefError {
+    malformed(
+        "the name looks like a key itself, so it is not repeated here; store the \
+         key with `switchboard key set NAME` and write `keyring:NAME`, or put it in an \
+         environment variable and write `env:VAR`",
+    )
+}
+
+/// Checks a keychain key name: 1 to [`MAX_KEY_NAME_LEN`] of `[A-Za-z0-9._-]`, not shaped like a
+/// provider key.
 ///
 /// Shared by [`SecretRef::parse`], [`Keychain`] and `switchboard key …` so that every name that
 /// can be stored can also be referenced.
@@ -133,6 +155,9 @@ pub fn validate_key_name(name: &str) -> Result<(), SecretRefError> {
             "the key name is empty; key names use letters, digits, `.`, `_` and `-`, \
              e.g. `openai`",
         ));
+    }
+    if looks_like_a_key(name) {
+        return Err(pasted_key());
     }
     let valid = name
         .bytes()
@@ -146,7 +171,8 @@ pub fn validate_key_name(name: &str) -> Result<(), SecretRefError> {
     Ok(())
 }
 
-/// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+/// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*`, not shaped like a provider
+/// key (a long but valid name is fine; it is just not echoed when invalid).
 fn validate_env_var(var: &str) -> Result<(), SecretRefError> {
     let mut bytes = var.bytes();
     let Some(first) = bytes.next() else {
@@ -156,6 +182,9 @@ fn validate_env_var(var: &str) -> Result<(), SecretRefError> {
     };
     let valid = (first.is_ascii_alphabetic() || first == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if KEY_PREFIXES.iter().any(|p| var.starts_with(p)) || (!valid && looks_like_a_key(var)) {
+        return Err(pasted_key());
+    }
     if !valid {
         return Err(malformed(format!(
             "environment variable name `{}` must start with a letter or `_` and contain only \
@@ -204,6 +233,12 @@ pub enum SecretError {
     KeychainUnavailable {
         /// The platform's own description of the failure.
         detail: String,
+    },
+    /// A name given to [`Keychain`] that no `keyring:NAME` reference could hold.
+    #[error("invalid key name: {reason}")]
+    InvalidKeyName {
+        /// What is wrong with the name (the name is left out when it looks like a key).
+        reason: String,
     },
     /// Any other keychain failure.
     #[error("OS keychain error for key `{name}`: {detail}")]

@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::keychain::{INDEX_USER, map_error};
 use super::{
-    KEYCHAIN_SERVICE, Keychain, SecretError, SecretRef, SecretRefError, memory_store, resolve,
-    secret_from_env,
+    KEYCHAIN_SERVICE, Keychain, MAX_KEY_NAME_LEN, SecretError, SecretRef, SecretRefError,
+    memory_store, resolve, secret_from_env,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -135,6 +135,27 @@ fn explains_malformed_references() -> TestResult {
     for (input, want) in cases {
         assert_eq!(malformed_reason(input)?, want, "{input:?}");
     }
+    // A key pasted where a name belongs is refused without being repeated.
+    let pasted = [
+        "keyring:sk-proj-AbC123",
+        "env:sk-proj-AbC123",
+        "${nvapi-Xyz987}",
+        "env:gsk_Q1w2e3",
+        "keyring:AIzaSyExample",
+    ];
+    let long_name = format!("keyring:{}", "a".repeat(MAX_KEY_NAME_LEN + 1));
+    for input in pasted.iter().copied().chain([long_name.as_str()]) {
+        let reason = malformed_reason(input)?;
+        assert!(
+            reason.starts_with("the name looks like a key itself"),
+            "{input}: {reason}"
+        );
+        let secret_part = &input[input.len() - 6..];
+        assert!(!reason.contains(secret_part), "{input}: {reason}");
+    }
+    assert!(SecretRef::parse(&format!("keyring:{}", "a".repeat(MAX_KEY_NAME_LEN))).is_ok());
+    assert!(SecretRef::parse(&format!("env:{}", "A".repeat(100))).is_ok());
+
     let err = expect_err("mixed case", SecretRef::parse("Keyring:sk-live-123"))?;
     assert_eq!(
         err.to_string(),
@@ -238,11 +259,12 @@ fn keychain_refuses_bad_names_and_empty_keys() -> TestResult {
     let err = expect_err("bad name", Keychain::set("a b", &secret("sk-1")))?;
     assert_eq!(
         err.to_string(),
-        "OS keychain error for key `a b`: key name `a b` may only contain letters, digits, `.`, \
-         `_` and `-`"
+        "invalid key name: key name `a b` may only contain letters, digits, `.`, `_` and `-`"
     );
+    let err = expect_err("pasted key", Keychain::set("sk-proj-Abc9", &secret("sk-1")))?;
+    assert!(!err.to_string().contains("Abc9"), "{err}");
     let err = expect_err("index name", Keychain::get(INDEX_USER))?;
-    assert!(matches!(err, SecretError::Keychain { .. }), "{err:?}");
+    assert!(matches!(err, SecretError::InvalidKeyName { .. }), "{err:?}");
     let err = expect_err("empty key", Keychain::set("unit-empty", &secret(" ")))?;
     assert_eq!(
         err.to_string(),

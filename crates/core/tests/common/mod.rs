@@ -1,0 +1,122 @@
+//! Shared setup for the gateway's integration tests: a mock upstream, a gateway in front of it on
+//! 127.0.0.1:0, and the queue of request outcomes it reports.
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::time::Duration;
+
+use mock_upstream::MockUpstream;
+use secrecy::SecretString;
+use switchboard_core::config::{Config, LoadOptions};
+use switchboard_core::{Gateway, GatewayHandle, GatewayOptions, RequestOutcome};
+use tokio::sync::mpsc;
+
+pub const UPSTREAM_KEY: &str = "sk-upstream-test-0123456789";
+
+pub struct Setup {
+    pub mock: MockUpstream,
+    pub gateway: GatewayHandle,
+    pub outcomes: mpsc::Receiver<RequestOutcome>,
+    pub http: reqwest::Client,
+}
+
+/// `extra` is appended to a config whose provider `mock` points at the mock upstream, with the
+/// provider key `UPSTREAM_KEY` and the mapping `gpt-4o-mini` → `mock-small`.
+pub async fn setup(extra: &str) -> Setup {
+    setup_with(extra, |_| {}).await
+}
+
+/// Like `setup`, then lets the test adjust the resolved config (e.g. put a secret in place).
+pub async fn setup_with(extra: &str, adjust: impl FnOnce(&mut Config)) -> Setup {
+    let mock = MockUpstream::start().await.expect("mock upstream starts");
+    let toml = format!(
+        r#"
+[providers.mock]
+api = "openai"
+base_url = "{base}"
+api_key = "env:SWITCHBOARD_TEST_KEY_SET_BELOW"
+model_prefix = "mock/"
+headers = {{ "X-Title" = "Switchboard" }}
+
+[models."gpt-4o-mini"]
+provider = "mock"
+model = "mock-small"
+{extra}
+"#,
+        base = mock.base_url()
+    );
+    let mut config = Config::from_toml(
+        &toml,
+        "test.toml",
+        LoadOptions {
+            resolve_secrets: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Setting environment variables races other test threads, so the key is put in place directly.
+    if let Some(p) = config.providers.get_mut("mock") {
+        p.api_key = Some(SecretString::from(UPSTREAM_KEY));
+    }
+    adjust(&mut config);
+    start(mock, config).await
+}
+
+pub async fn start(mock: MockUpstream, config: Config) -> Setup {
+    let (tx, outcomes) = mpsc::channel(1024);
+    let gateway = Gateway::start(
+        config,
+        GatewayOptions {
+            listen: Some("127.0.0.1:0".parse().expect("addr")),
+            outcomes: Some(tx),
+        },
+    )
+    .await
+    .expect("gateway starts");
+    Setup {
+        mock,
+        gateway,
+        outcomes,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Setup {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.base_url())
+    }
+
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
+    /// The next reported outcome (waits up to 5 s).
+    pub async fn outcome(&mut self) -> RequestOutcome {
+        tokio::time::timeout(Duration::from_secs(5), self.outcomes.recv())
+            .await
+            .expect("an outcome is reported within 5 s")
+            .expect("the outcome queue is open")
+    }
+}
+
+pub fn chat(model: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "hello there"}],
+        "stream": stream,
+    })
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
