@@ -120,10 +120,12 @@ impl RequestOptions {
             options.chunk_gap = Duration::from_millis(parse_number(HEADER_CHUNK_GAP_MS, value)?);
         }
         if let Some(value) = header_str(headers, HEADER_USAGE)? {
-            options.usage = value.parse().map_err(|e: ParseUsageModeError| OverrideError {
-                header: HEADER_USAGE,
-                reason: e.to_string(),
-            })?;
+            options.usage = value
+                .parse()
+                .map_err(|e: ParseUsageModeError| OverrideError {
+                    header: HEADER_USAGE,
+                    reason: e.to_string(),
+                })?;
         }
         options.chunks = options.chunks.max(1);
         let fault = match header_str(headers, HEADER_FAULT)? {
@@ -158,7 +160,6 @@ fn parse_number<T: FromStr>(header: &'static str, value: &str) -> Result<T, Over
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use http::HeaderValue;

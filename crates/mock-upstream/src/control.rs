@@ -23,7 +23,12 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/requests", get(list_requests).delete(clear_requests))
         .route("/faults", post(push_fault).delete(clear_faults))
         .route("/config", get(get_config).put(put_config))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "unknown mock-upstream control endpoint\n") })
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "unknown mock-upstream control endpoint\n",
+            )
+        })
 }
 
 /// `GET /_mock/requests`: every recorded request, oldest first.

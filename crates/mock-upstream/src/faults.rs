@@ -96,7 +96,9 @@ pub(crate) async fn respond(
         Fault::DisconnectAfter { chunks } => {
             reply.into_response(gap, BodyPlan::DisconnectAfter(chunks))
         }
-        Fault::MalformedChunk { after } => reply.into_response(gap, BodyPlan::MalformedAfter(after)),
+        Fault::MalformedChunk { after } => {
+            reply.into_response(gap, BodyPlan::MalformedAfter(after))
+        }
         Fault::WrongContentType => with_content_type(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -151,7 +153,6 @@ fn default_message(status: StatusCode) -> &'static str {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

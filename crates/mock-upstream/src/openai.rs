@@ -136,11 +136,7 @@ pub(crate) fn model(id: &str) -> Outcome {
 pub(crate) fn not_found(incoming: &Incoming, _options: &RequestOptions) -> Outcome {
     error_outcome(
         StatusCode::NOT_FOUND,
-        &format!(
-            "Invalid URL ({} {})",
-            incoming.method,
-            incoming.uri.path()
-        ),
+        &format!("Invalid URL ({} {})", incoming.method, incoming.uri.path()),
         None,
     )
 }

@@ -136,7 +136,6 @@ impl Recorder {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
     use http::HeaderValue;

@@ -132,11 +132,9 @@ fn json_response(status: StatusCode, body: Bytes, plan: BodyPlan) -> Response {
 fn sse_response(events: SseEvents, gap: Duration, plan: BodyPlan) -> Response {
     let body = match plan {
         // The common, benchmarked case: one write, still chunked like a real stream.
-        BodyPlan::Clean if gap.is_zero() => paced_body(
-            VecDeque::from([events.into_bytes()]),
-            Duration::ZERO,
-            false,
-        ),
+        BodyPlan::Clean if gap.is_zero() => {
+            paced_body(VecDeque::from([events.into_bytes()]), Duration::ZERO, false)
+        }
         BodyPlan::Clean => paced_body(events.into_events(), gap, false),
         BodyPlan::DisconnectAfter(count) => {
             let mut events = events.into_events();
@@ -157,7 +155,11 @@ fn sse_response(events: SseEvents, gap: Duration, plan: BodyPlan) -> Response {
     response
 }
 
-pub(crate) fn with_content_type(status: StatusCode, content_type: &'static str, body: Body) -> Response {
+pub(crate) fn with_content_type(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Body,
+) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response
@@ -214,7 +216,6 @@ fn paced_body(segments: VecDeque<Bytes>, gap: Duration, fail_at_end: bool) -> Bo
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 

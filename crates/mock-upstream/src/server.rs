@@ -63,7 +63,14 @@ impl Shared {
         if options.record {
             self.recorder.push(incoming.into_record(usage));
         }
-        faults::respond(reply, fault, options.chunk_gap, render_error, &self.shutdown).await
+        faults::respond(
+            reply,
+            fault,
+            options.chunk_gap,
+            render_error,
+            &self.shutdown,
+        )
+        .await
     }
 }
 

@@ -455,7 +455,11 @@ impl StreamPlan<'_> {
         events.push_json(&self.chunk(&choice, usage))
     }
 
-    fn chunk<'c>(&'c self, choices: &'c [ChunkChoice<'c>], usage: Option<Option<Usage>>) -> Chunk<'c> {
+    fn chunk<'c>(
+        &'c self,
+        choices: &'c [ChunkChoice<'c>],
+        usage: Option<Option<Usage>>,
+    ) -> Chunk<'c> {
         Chunk {
             id: self.id,
             object: "chat.completion.chunk",

@@ -18,7 +18,10 @@ async fn stream(mock: &MockUpstream, body: &Value) -> crate::common::Sse {
     let response = post(mock, body).await;
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap();
-    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
     parse_sse(&response.text().await.unwrap())
 }
 
@@ -44,7 +47,10 @@ async fn non_stream_completion_has_openai_shape() {
         completion_tokens: 5,
         total_tokens: 16,
     };
-    assert_eq!(serde_json::from_value::<Usage>(body["usage"].clone()).unwrap(), usage);
+    assert_eq!(
+        serde_json::from_value::<Usage>(body["usage"].clone()).unwrap(),
+        usage
+    );
     assert_eq!(mock.requests()[0].sent_usage, Some(usage));
 }
 
@@ -89,7 +95,10 @@ async fn stream_with_include_usage_ends_with_usage_chunk_in_final_mode() {
     assert_eq!(last["usage"]["completion_tokens"], 5);
     assert_eq!(last["usage"]["total_tokens"], 16);
     for chunk in rest {
-        assert!(chunk["usage"].is_null() && chunk.get("usage").is_some(), "{chunk}");
+        assert!(
+            chunk["usage"].is_null() && chunk.get("usage").is_some(),
+            "{chunk}"
+        );
     }
     assert_eq!(rest.last().unwrap()["choices"][0]["finish_reason"], "stop");
 }
@@ -149,7 +158,11 @@ async fn chunk_count_follows_header_and_config() {
         .iter()
         .map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap());
     assert!(contents.clone().all(|piece| !piece.is_empty()));
-    assert!(contents.collect::<String>().starts_with("Mock reply to: Hello there"));
+    assert!(
+        contents
+            .collect::<String>()
+            .starts_with("Mock reply to: Hello there")
+    );
 
     mock.set_config(MockConfig {
         chunks: 2,
@@ -208,7 +221,10 @@ async fn tool_call_stream_reassembles_into_json_arguments() {
     }
     assert!(id.unwrap().starts_with("call_"));
     assert_eq!(name, "get_weather");
-    assert!(argument_deltas > 1, "arguments should arrive in several deltas");
+    assert!(
+        argument_deltas > 1,
+        "arguments should arrive in several deltas"
+    );
     let arguments: Value = serde_json::from_str(&arguments).unwrap();
     assert_eq!(arguments, json!({"city": "Paris"}));
     assert_eq!(
@@ -230,7 +246,10 @@ async fn tool_call_non_stream_and_tool_result_reply() {
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
     let arguments = call["function"]["arguments"].as_str().unwrap();
-    assert_eq!(serde_json::from_str::<Value>(arguments).unwrap()["city"], "Paris");
+    assert_eq!(
+        serde_json::from_str::<Value>(arguments).unwrap()["city"],
+        "Paris"
+    );
 
     // Second turn: the tool result comes back; the mock answers with text that quotes it.
     let messages = body["messages"].as_array_mut().unwrap();
@@ -276,7 +295,10 @@ async fn bad_requests_get_openai_errors() {
         ("{not json".to_owned(), None),
         (json!({"messages": []}).to_string(), None),
         (json!({"model": "m"}).to_string(), Some("messages")),
-        (json!({"model": "m", "messages": []}).to_string(), Some("messages")),
+        (
+            json!({"model": "m", "messages": []}).to_string(),
+            Some("messages"),
+        ),
     ];
     for (body, param) in cases {
         let response = client.post(&url).body(body.clone()).send().await.unwrap();
@@ -297,7 +319,12 @@ async fn bad_requests_get_openai_errors() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"]["message"].as_str().unwrap().contains("x-mock-chunks"));
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x-mock-chunks")
+    );
 }
 
 #[tokio::test]
@@ -305,7 +332,10 @@ async fn routes_work_without_v1_prefix_and_models_are_listed() {
     let mock = MockUpstream::start().await.unwrap();
     let client = reqwest::Client::new();
     let root = format!("http://{}", mock.addr());
-    for url in [format!("{root}/models"), format!("{}/models", mock.base_url())] {
+    for url in [
+        format!("{root}/models"),
+        format!("{}/models", mock.base_url()),
+    ] {
         let list: Value = client.get(url).send().await.unwrap().json().await.unwrap();
         assert_eq!(list["object"], "list");
         let ids: Vec<&str> = list["data"]
@@ -315,7 +345,13 @@ async fn routes_work_without_v1_prefix_and_models_are_listed() {
             .map(|m| m["id"].as_str().unwrap())
             .collect();
         assert!(ids.contains(&"mock-small") && ids.contains(&"mock-large"));
-        assert!(list["data"].as_array().unwrap().iter().all(|m| m["object"] == "model"));
+        assert!(
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["object"] == "model")
+        );
     }
     let model: Value = client
         .get(format!("{}/models/mock-large", mock.base_url()))
@@ -333,7 +369,11 @@ async fn routes_work_without_v1_prefix_and_models_are_listed() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let response = client.get(format!("{root}/v1/nowhere")).send().await.unwrap();
+    let response = client
+        .get(format!("{root}/v1/nowhere"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["type"], "invalid_request_error");

@@ -22,7 +22,10 @@ pub struct Sse {
 
 /// Splits an SSE body into events; every event but `[DONE]` must be JSON, and `[DONE]` must be last.
 pub fn parse_sse(text: &str) -> Sse {
-    assert!(text.ends_with("\n\n"), "body must end with a blank line: {text:?}");
+    assert!(
+        text.ends_with("\n\n"),
+        "body must end with a blank line: {text:?}"
+    );
     let mut sse = Sse {
         chunks: Vec::new(),
         done: false,

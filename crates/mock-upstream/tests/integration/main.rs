@@ -1,6 +1,7 @@
 //! Integration tests: a real `MockUpstream` on 127.0.0.1:0, driven with reqwest.
 
-#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+// clippy.toml allows unwrap in `#[test]` functions; the shared helpers here use it too.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 mod chat;
 mod common;
