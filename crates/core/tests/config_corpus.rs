@@ -1,5 +1,11 @@
 //! The bad-config corpus: each file under `bad_configs/` and the exact message a user sees for it
 //! (snapshots under `snapshots/`). Every problem in a file is reported, with its line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use std::path::Path;
 

@@ -1,5 +1,11 @@
 //! Every way a request can go wrong, as the client sees it and as the outcome records it:
 //! bad input, provider errors, unreachable and slow providers, broken streams, the guards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod common;
 

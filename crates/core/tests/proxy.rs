@@ -1,5 +1,11 @@
 //! The OpenAI-compatible proxy path over real loopback HTTP, against the mock upstream: routing,
 //! key injection, header hygiene, byte-exact streaming, usage extraction.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod common;
 
