@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use switchboard_core::config::{Config, LoadOptions};
+use switchboard_core::config::{Config, ConfigError, LoadOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,10 +98,19 @@ fn config_check(given: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
+        Err(err) => config_failure(err),
+    }
+}
+
+/// A config that cannot be used: its problems are printed as a block; other failures (an
+/// unreadable file) are one `error:` line like every other error.
+fn config_failure(err: ConfigError) -> anyhow::Result<ExitCode> {
+    match err {
+        ConfigError::Invalid { .. } => {
             eprintln!("{err}");
             Ok(ExitCode::FAILURE)
         }
+        other => Err(other.into()),
     }
 }
 
@@ -132,8 +141,11 @@ fn models(given: Option<PathBuf>) -> anyhow::Result<ExitCode> {
             rows.push([format!("{prefix}*"), provider.name.clone(), "*".into()]);
         }
     }
-    for name in config.providers.keys() {
-        rows.push([format!("{name}/*"), name.clone(), "*".into()]);
+    for provider in config.providers.values() {
+        let by_name = format!("{}/", provider.name);
+        if provider.model_prefix.as_deref() != Some(by_name.as_str()) {
+            rows.push([format!("{by_name}*"), provider.name.clone(), "*".into()]);
+        }
     }
     if let Some(default) = &config.server.default_provider {
         rows.push([

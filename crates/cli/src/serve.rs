@@ -39,10 +39,7 @@ pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode>
     prepare_data_dir(&data_dir)?;
     let config = match Config::load(&path, LoadOptions::default()) {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("{err}");
-            return Ok(ExitCode::FAILURE);
-        }
+        Err(err) => return super::config_failure(err),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -166,16 +166,11 @@ impl fmt::Display for ConfigIssue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config `{}`: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot write the default config to `{}`: {source}", path.display())]
-    WriteDefault {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // The I/O error is part of the message rather than a `source`, so it is printed once.
+    #[error("cannot read config `{}`: {io}", path.display())]
+    Read { path: PathBuf, io: std::io::Error },
+    #[error("cannot write the default config to `{}`: {io}", path.display())]
+    WriteDefault { path: PathBuf, io: std::io::Error },
     #[error("{}", render_issues(file, issues))]
     Invalid {
         file: String,
@@ -208,9 +203,9 @@ fn render_issues(file: &str, issues: &[ConfigIssue]) -> String {
 impl Config {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path, options: LoadOptions) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|io| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            io,
         })?;
         let mut config = Config::from_toml(&text, &path.display().to_string(), options)?;
         config.path = Some(path.to_owned());
@@ -244,9 +239,9 @@ impl Config {
         if path.exists() {
             return Ok(false);
         }
-        let write_err = |source| ConfigError::WriteDefault {
+        let write_err = |io| ConfigError::WriteDefault {
             path: path.to_owned(),
-            source,
+            io,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(write_err)?;

@@ -67,10 +67,10 @@ pub enum StartError {
          program); choose another with `--listen` or `server.listen`"
     )]
     PortInUse { addr: SocketAddr },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {io}")]
     Bind {
         addr: SocketAddr,
-        source: std::io::Error,
+        io: std::io::Error,
     },
     #[error(
         "refusing to listen on {addr}: it is reachable from other machines and no \
@@ -104,16 +104,16 @@ impl Gateway {
             return Err(StartError::ExposedWithoutToken { addr });
         }
         let live = LiveState::new(config)?;
-        let listener = TcpListener::bind(addr).await.map_err(|source| {
-            if source.kind() == std::io::ErrorKind::AddrInUse {
+        let listener = TcpListener::bind(addr).await.map_err(|io| {
+            if io.kind() == std::io::ErrorKind::AddrInUse {
                 StartError::PortInUse { addr }
             } else {
-                StartError::Bind { addr, source }
+                StartError::Bind { addr, io }
             }
         })?;
         let local_addr = listener
             .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+            .map_err(|io| StartError::Bind { addr, io })?;
         let state = Arc::new(AppState {
             live: ArcSwap::from_pointee(live),
             outcomes: options.outcomes.map(OutcomeSink::new).unwrap_or_default(),
