@@ -131,12 +131,17 @@ impl Drop for Server {
 }
 
 fn serve(mut cmd: Command) -> Server {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    // Owned by the guard from here on, so every path below kills and reaps it.
+    let mut server = Server {
+        child,
+        url: String::new(),
+    };
+    let stdout = server.child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -148,14 +153,12 @@ fn serve(mut cmd: Command) -> Server {
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
             if let Some(url) = line.strip_prefix("Switchboard listening on ") {
-                return Server {
-                    child,
-                    url: url.to_owned(),
-                };
+                server.url = url.to_owned();
+                return server;
             }
             seen.push(line);
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = server.child.try_wait() {
             panic!("serve exited with {status}; stdout: {seen:?}");
         }
     }
