@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use switchboard_core::config::{Config, LoadOptions};
-use switchboard_core::{Gateway, GatewayOptions};
+use switchboard_core::config::{Config, ConfigWatcher, LoadOptions};
+use switchboard_core::{Gateway, GatewayOptions, Reloader};
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -74,10 +74,39 @@ async fn serve(
     writeln!(out, "  data:   {}", data_dir.display())?;
     out.flush()?;
     drop(out);
+    let _watcher = watch_config(path, handle.reloader(), handle.config().server.listen);
     shutdown_signal().await;
     tracing::info!("shutting down; waiting for requests in flight");
     handle.shutdown(Duration::from_secs(10)).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies each valid edit of the config file; an invalid one is reported and the running config
+/// stays. Without a watcher (e.g. inotify limits) the gateway still runs, just without reload.
+fn watch_config(path: &Path, reloader: Reloader, configured: SocketAddr) -> Option<ConfigWatcher> {
+    let watcher = switchboard_core::config::watch(path, move |result| match result {
+        Ok(config) => {
+            let (providers, models) = (config.providers.len(), config.models.len());
+            if config.server.listen != configured {
+                tracing::warn!(
+                    "`server.listen` changed to {}; restart Switchboard to listen there",
+                    config.server.listen
+                );
+            }
+            match reloader.reload(config) {
+                Ok(()) => tracing::info!(providers, models, "config reloaded"),
+                Err(err) => tracing::error!("config not reloaded: {err}"),
+            }
+        }
+        Err(err) => tracing::error!("config not reloaded; the running one stays:\n{err}"),
+    });
+    match watcher {
+        Ok(watcher) => Some(watcher),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot watch the config file; edits apply after a restart");
+            None
+        }
+    }
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {

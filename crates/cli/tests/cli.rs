@@ -182,6 +182,42 @@ fn first_run_writes_the_default_config_and_serves() {
 }
 
 #[test]
+fn edits_to_the_config_apply_without_restart_and_bad_ones_are_kept_out() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    std::fs::write(&config, VALID).unwrap();
+    let mut cmd = switchboard(home.path());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config);
+    let server = serve(cmd);
+    let models = || ureq_get(&format!("{}/v1/models", server.url));
+    assert!(!models().contains("\"added\""));
+    let edited = format!("{VALID}\n[models.\"added\"]\nprovider = \"local\"\n");
+    std::fs::write(&config, &edited).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !models().contains("\"added\"") {
+        assert!(
+            Instant::now() < deadline,
+            "the edit was not applied: {}",
+            models()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A broken edit leaves the running config in place.
+    std::fs::write(
+        &config,
+        format!("{edited}\n[models.\"broken\"]\nprovider = \"nope\"\n"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let listed = models();
+    assert!(
+        listed.contains("\"added\"") && !listed.contains("\"broken\""),
+        "{listed}"
+    );
+}
+
+#[test]
 fn serve_failures_are_one_clear_line() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("c.toml");

@@ -14,5 +14,5 @@ pub mod usage;
 pub use config::{Config, ConfigError, LoadOptions};
 pub use error::GatewayError;
 pub use outcome::{Endpoint, OutcomeStatus, RequestOutcome};
-pub use server::{Gateway, GatewayHandle, GatewayOptions, StartError};
+pub use server::{Gateway, GatewayHandle, GatewayOptions, Reloader, StartError};
 pub use usage::Usage;

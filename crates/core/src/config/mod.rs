@@ -4,6 +4,7 @@
 mod presets;
 mod raw;
 mod resolve;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 use crate::secrets::SecretRef;
 
 pub use presets::{PRESETS, Preset};
+pub use watch::{ConfigWatcher, watch};
 
 /// The listen address used when the config names none.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4141";

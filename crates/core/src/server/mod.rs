@@ -144,6 +144,20 @@ impl Gateway {
     }
 }
 
+/// Reloads a running gateway's config. The listen address is fixed for the gateway's lifetime.
+#[derive(Clone)]
+pub struct Reloader {
+    state: Arc<AppState>,
+}
+
+impl Reloader {
+    pub fn reload(&self, config: Config) -> Result<(), StartError> {
+        let live = LiveState::new(config)?;
+        self.state.live.store(Arc::new(live));
+        Ok(())
+    }
+}
+
 /// A running gateway. Dropping it does not stop the server; call `shutdown`.
 pub struct GatewayHandle {
     addr: SocketAddr,
@@ -168,9 +182,14 @@ impl GatewayHandle {
 
     /// Swaps in a new, already validated config; requests in flight finish with the old one.
     pub fn reload(&self, config: Config) -> Result<(), StartError> {
-        let live = LiveState::new(config)?;
-        self.state.live.store(Arc::new(live));
-        Ok(())
+        self.reloader().reload(config)
+    }
+
+    /// A cloneable way to reload from elsewhere (a file watcher, a settings window).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            state: self.state.clone(),
+        }
     }
 
     /// Stops accepting connections and waits up to `grace` for in-flight requests to finish.
