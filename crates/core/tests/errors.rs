@@ -11,19 +11,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{chat, setup, setup_with, sse_data};
+use common::{chat, error_body, setup, setup_with, sse_data};
 use futures::StreamExt;
 use mock_upstream::Fault;
 use serde_json::{Value, json};
 use switchboard_core::OutcomeStatus;
-
-async fn error_body(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
-    (status, body)
-}
 
 #[tokio::test]
 async fn malformed_json_is_400_saying_what_is_wrong() {
@@ -54,11 +46,7 @@ async fn provider_errors_keep_status_message_and_retry_after() {
         retry_after: Some(7),
         message: Some("Rate limit reached for requests".into()),
     });
-    let response = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .send()
-        .await
-        .unwrap();
+    let response = s.chat(true, &[]).await;
     assert_eq!(response.headers()["retry-after"], "7");
     let (status, body) = error_body(response).await;
     assert_eq!(status, 429);
@@ -107,13 +95,7 @@ async fn unreachable_provider_is_502() {
 async fn slow_first_byte_is_504() {
     let mut s = setup("[timeouts]\nfirst_byte = 0.3\n").await;
     s.mock.push_fault(Fault::Hang);
-    let (status, body) = error_body(
-        s.post("/v1/chat/completions", &chat("gpt-4o-mini", false))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = error_body(s.chat(false, &[]).await).await;
     assert_eq!(status, 504);
     assert_eq!(
         body["error"]["message"],
@@ -126,13 +108,7 @@ async fn slow_first_byte_is_504() {
 async fn wrong_content_type_on_a_stream_is_502() {
     let s = setup("").await;
     s.mock.push_fault(Fault::WrongContentType);
-    let (status, body) = error_body(
-        s.post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = error_body(s.chat(true, &[]).await).await;
     assert_eq!(status, 502);
     assert_eq!(
         body["error"]["message"],
@@ -144,11 +120,7 @@ async fn wrong_content_type_on_a_stream_is_502() {
 async fn upstream_disconnect_mid_stream_ends_with_one_error_event() {
     let mut s = setup("").await;
     s.mock.push_fault(Fault::DisconnectAfter { chunks: 2 });
-    let response = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .send()
-        .await
-        .unwrap();
+    let response = s.chat(true, &[]).await;
     assert_eq!(response.status(), 200);
     let events = sse_data(&response.text().await.unwrap());
     assert_eq!(events.len(), 3, "{events:?}");
@@ -170,14 +142,7 @@ async fn upstream_disconnect_mid_stream_ends_with_one_error_event() {
 async fn malformed_chunk_is_passed_on_and_the_stream_completes() {
     let mut s = setup("").await;
     s.mock.push_fault(Fault::MalformedChunk { after: 1 });
-    let text = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.chat_text(true, &[]).await;
     assert!(text.contains("data: {not json\n\n"), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"));
     assert_eq!(s.outcome().await.status, OutcomeStatus::Ok);
@@ -187,12 +152,11 @@ async fn malformed_chunk_is_passed_on_and_the_stream_completes() {
 async fn client_disconnect_mid_stream_is_recorded_and_closes_upstream() {
     let mut s = setup("").await;
     let response = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .header("x-mock-chunks", "50")
-        .header("x-mock-chunk-gap-ms", "50")
-        .send()
-        .await
-        .unwrap();
+        .chat(
+            true,
+            &[("x-mock-chunks", "50"), ("x-mock-chunk-gap-ms", "50")],
+        )
+        .await;
     let mut body = response.bytes_stream();
     let first = body.next().await.unwrap().unwrap();
     assert!(first.starts_with(b"data: "));
@@ -212,15 +176,11 @@ async fn client_disconnect_mid_stream_is_recorded_and_closes_upstream() {
 async fn silent_provider_gets_keepalives_then_an_idle_timeout_event() {
     let mut s = setup("[timeouts]\nkeepalive = 0.05\nidle = 0.4\n").await;
     let text = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .header("x-mock-chunks", "3")
-        .header("x-mock-chunk-gap-ms", "1000")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .chat_text(
+            true,
+            &[("x-mock-chunks", "3"), ("x-mock-chunk-gap-ms", "1000")],
+        )
+        .await;
     assert!(text.contains(": keep-alive\n\n"), "{text}");
     let events = sse_data(&text);
     let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{UPSTREAM_KEY, chat, setup, sse_data};
+use common::{JsonBody, UPSTREAM_KEY, assert_same_usage, chat, setup, sse_data};
 use serde_json::{Value, json};
 use switchboard_core::OutcomeStatus;
 
@@ -102,20 +102,22 @@ async fn unknown_model_is_404_in_openai_shape_with_suggestions() {
 async fn injects_the_provider_key_and_strips_client_credentials_and_hop_headers() {
     let s = setup("").await;
     let response = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", false))
-        .header("authorization", "Bearer client-secret-token")
-        .header("x-api-key", "client-secret-token")
-        .header("cookie", "session=abc")
-        .header("connection", "keep-alive, x-hop-custom")
-        .header("x-hop-custom", "1")
-        .header("proxy-authorization", "Basic Zm9vOmJhcg==")
-        .header("x-forwarded-for", "10.0.0.1")
-        .header("openai-organization", "org-client")
-        .header("x-end-to-end", "kept")
-        .header("user-agent", "OpenAI/Python 1.0")
-        .send()
-        .await
-        .unwrap();
+        .chat(
+            false,
+            &[
+                ("authorization", "Bearer client-secret-token"),
+                ("x-api-key", "client-secret-token"),
+                ("cookie", "session=abc"),
+                ("connection", "keep-alive, x-hop-custom"),
+                ("x-hop-custom", "1"),
+                ("proxy-authorization", "Basic Zm9vOmJhcg=="),
+                ("x-forwarded-for", "10.0.0.1"),
+                ("openai-organization", "org-client"),
+                ("x-end-to-end", "kept"),
+                ("user-agent", "OpenAI/Python 1.0"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let seen = s.mock.requests().pop().unwrap();
     assert_eq!(
@@ -180,23 +182,13 @@ async fn stream_with_include_usage_is_byte_exact() {
     assert!(outcome.stream);
     let sent = forwarded.sent_usage.unwrap();
     let usage = outcome.usage.unwrap();
-    assert_eq!(
-        (usage.input_tokens, usage.output_tokens),
-        (sent.prompt_tokens, sent.completion_tokens)
-    );
+    assert_same_usage(usage, sent);
 }
 
 #[tokio::test]
 async fn stream_without_include_usage_hides_the_usage_chunk_but_counts_it() {
     let mut s = setup("").await;
-    let text = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.chat_text(true, &[]).await;
     let events = sse_data(&text);
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     for event in &events[..events.len() - 1] {
@@ -210,45 +202,26 @@ async fn stream_without_include_usage_hides_the_usage_chunk_but_counts_it() {
     assert_eq!(forwarded.json()["stream_options"]["include_usage"], true);
     let sent = forwarded.sent_usage.unwrap();
     let usage = s.outcome().await.usage.unwrap();
-    assert_eq!(
-        (usage.input_tokens, usage.output_tokens),
-        (sent.prompt_tokens, sent.completion_tokens)
-    );
+    assert_same_usage(usage, sent);
 }
 
 #[tokio::test]
 async fn usage_in_the_finish_chunk_is_counted_once() {
     let mut s = setup("").await;
-    let text = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .header("x-mock-usage", "finish-chunk")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.chat_text(true, &[("x-mock-usage", "finish-chunk")]).await;
     assert!(
         text.contains("\"usage\":{"),
         "the finish chunk keeps its usage: {text}"
     );
     let sent = s.mock.requests().pop().unwrap().sent_usage.unwrap();
     let usage = s.outcome().await.usage.unwrap();
-    assert_eq!(
-        (usage.input_tokens, usage.output_tokens),
-        (sent.prompt_tokens, sent.completion_tokens)
-    );
+    assert_same_usage(usage, sent);
 }
 
 #[tokio::test]
 async fn a_stream_without_usage_reports_none() {
     let mut s = setup("").await;
-    let response = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", true))
-        .header("x-mock-usage", "none")
-        .send()
-        .await
-        .unwrap();
+    let response = s.chat(true, &[("x-mock-usage", "none")]).await;
     assert!(response.text().await.unwrap().ends_with("data: [DONE]\n\n"));
     let outcome = s.outcome().await;
     assert_eq!(outcome.status, OutcomeStatus::Ok);
@@ -258,13 +231,7 @@ async fn a_stream_without_usage_reports_none() {
 #[tokio::test]
 async fn non_stream_usage_and_embeddings() {
     let mut s = setup("").await;
-    let body: Value = s
-        .post("/v1/chat/completions", &chat("gpt-4o-mini", false))
-        .send()
-        .await
-        .unwrap()
-        .json_body()
-        .await;
+    let body: Value = s.chat(false, &[]).await.json_body().await;
     assert_eq!(
         body["choices"][0]["message"]["content"],
         "Mock reply to: hello there"
@@ -328,17 +295,4 @@ async fn models_lists_every_configured_client_id() {
         .json_body()
         .await;
     assert_eq!(health["status"], "ok");
-}
-
-/// `response.json()` needs reqwest's `json` feature, which the gateway does not use.
-trait JsonBody {
-    async fn json_body(self) -> Value;
-}
-
-impl JsonBody for reqwest::Response {
-    async fn json_body(self) -> Value {
-        let bytes = self.bytes().await.unwrap();
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
-    }
 }

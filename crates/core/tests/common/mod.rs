@@ -120,3 +120,49 @@ pub fn sse_data(body: &str) -> Vec<String> {
         })
         .collect()
 }
+
+impl Setup {
+    /// POSTs `chat("gpt-4o-mini", stream)` with extra headers.
+    pub async fn chat(&self, stream: bool, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.post("/v1/chat/completions", &chat("gpt-4o-mini", stream));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    pub async fn chat_text(&self, stream: bool, headers: &[(&str, &str)]) -> String {
+        self.chat(stream, headers)
+            .await
+            .text()
+            .await
+            .expect("a readable body")
+    }
+}
+
+/// The gateway recorded exactly the usage the mock reported.
+pub fn assert_same_usage(usage: switchboard_core::Usage, sent: mock_upstream::Usage) {
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens),
+        (sent.prompt_tokens, sent.completion_tokens)
+    );
+}
+
+/// Status and JSON body of an error response.
+pub async fn error_body(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    (status, response.json_body().await)
+}
+
+/// `response.json()` needs reqwest's `json` feature, which the gateway does not use.
+pub trait JsonBody {
+    async fn json_body(self) -> serde_json::Value;
+}
+
+impl JsonBody for reqwest::Response {
+    async fn json_body(self) -> serde_json::Value {
+        let bytes = self.bytes().await.expect("a readable body");
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)))
+    }
+}
