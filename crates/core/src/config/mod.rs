@@ -54,6 +54,7 @@ pub struct Config {
     pub path: Option<PathBuf>,
     pub server: ServerConfig,
     pub timeouts: Timeouts,
+    pub sessions: SessionsConfig,
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Keyed by the client's model id.
     pub models: BTreeMap<String, ModelConfig>,
@@ -93,6 +94,24 @@ impl Default for Timeouts {
             idle: Duration::from_secs(120),
             total: Duration::from_secs(1800),
             keepalive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// How requests are grouped into sessions and how long history is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionsConfig {
+    /// A session with no request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Closed sessions older than this are deleted (their totals stay in the daily usage table).
+    pub retention_days: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            idle_timeout: Duration::from_secs(30 * 60),
+            retention_days: 90,
         }
     }
 }

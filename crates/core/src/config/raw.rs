@@ -30,6 +30,21 @@ pub struct RawTimeouts {
     pub keepalive: Option<f64>,
 }
 
+/// `[sessions]`: `idle_timeout` is minutes or a duration string ("30m", "2h", "90s").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessions {
+    pub idle_timeout: Option<Spanned<RawDuration>>,
+    pub retention_days: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    Minutes(f64),
+    Text(String),
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {

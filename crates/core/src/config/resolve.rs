@@ -11,14 +11,14 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::raw::{RawModel, RawProvider, RawServer, RawTimeouts};
+use super::raw::{RawDuration, RawModel, RawProvider, RawServer, RawSessions, RawTimeouts};
 use super::{
     Api, AuthStyle, Config, ConfigIssue, DEFAULT_LISTEN, DEFAULT_MAX_REQUEST_BYTES, LoadOptions,
-    ModelConfig, ProviderConfig, ServerConfig, Timeouts, presets,
+    ModelConfig, ProviderConfig, ServerConfig, SessionsConfig, Timeouts, presets,
 };
 use crate::secrets::{self, SecretRef};
 
-const SECTIONS: &[&str] = &["server", "timeouts", "providers", "models"];
+const SECTIONS: &[&str] = &["server", "timeouts", "sessions", "providers", "models"];
 
 /// Collects issues while walking one config text.
 struct Checker<'t> {
@@ -87,6 +87,7 @@ pub(super) fn resolve(text: &str, options: LoadOptions) -> Result<Config, Vec<Co
 
     let mut raw_server = RawServer::default();
     let mut raw_timeouts = RawTimeouts::default();
+    let mut raw_sessions = RawSessions::default();
     let mut raw_providers: Vec<(Spanned<String>, RawProvider)> = Vec::new();
     let mut raw_models: Vec<(Spanned<String>, RawModel)> = Vec::new();
 
@@ -95,6 +96,7 @@ pub(super) fn resolve(text: &str, options: LoadOptions) -> Result<Config, Vec<Co
         match name.as_str() {
             "server" => raw_server = checker.section("server", value).unwrap_or_default(),
             "timeouts" => raw_timeouts = checker.section("timeouts", value).unwrap_or_default(),
+            "sessions" => raw_sessions = checker.section("sessions", value).unwrap_or_default(),
             "providers" | "models" => {
                 let span = value.span();
                 let DeValue::Table(entries) = value.into_inner() else {
@@ -133,6 +135,7 @@ pub(super) fn resolve(text: &str, options: LoadOptions) -> Result<Config, Vec<Co
         .collect();
     let server = resolve_server(&mut checker, raw_server, options);
     let timeouts = resolve_timeouts(&mut checker, &raw_timeouts);
+    let sessions = resolve_sessions(&mut checker, &raw_sessions);
     let providers: BTreeMap<String, ProviderConfig> = raw_providers
         .into_iter()
         .filter_map(|(name, raw)| resolve_provider(&mut checker, name, raw, options))
@@ -161,6 +164,7 @@ pub(super) fn resolve(text: &str, options: LoadOptions) -> Result<Config, Vec<Co
         path: None,
         server: server.0,
         timeouts,
+        sessions,
         providers,
         models,
     })
@@ -253,6 +257,64 @@ fn resolve_timeouts(checker: &mut Checker<'_>, raw: &RawTimeouts) -> Timeouts {
         total: pick("total", raw.total, defaults.total),
         keepalive: pick("keepalive", raw.keepalive, defaults.keepalive),
     }
+}
+
+fn resolve_sessions(checker: &mut Checker<'_>, raw: &RawSessions) -> SessionsConfig {
+    let defaults = SessionsConfig::default();
+    let idle_timeout = match &raw.idle_timeout {
+        None => defaults.idle_timeout,
+        Some(value) => match parse_duration(value.get_ref()) {
+            Some(d) if !d.is_zero() => d,
+            _ => {
+                checker.push(
+                    Some(value.span()),
+                    "sessions.idle_timeout",
+                    "must be a positive number of minutes, or a duration like \"30m\", \"2h\" or \"90s\"",
+                );
+                defaults.idle_timeout
+            }
+        },
+    };
+    let retention_days = match &raw.retention_days {
+        None => defaults.retention_days,
+        Some(days) => match u32::try_from(*days.get_ref()) {
+            Ok(d) if d > 0 => d,
+            _ => {
+                checker.push(
+                    Some(days.span()),
+                    "sessions.retention_days",
+                    "must be a whole number of days, 1 or more",
+                );
+                defaults.retention_days
+            }
+        },
+    };
+    SessionsConfig {
+        idle_timeout,
+        retention_days,
+    }
+}
+
+/// Minutes as a number, or text with a unit: `90s`, `30m`, `2h`, `1d`.
+fn parse_duration(raw: &RawDuration) -> Option<Duration> {
+    let secs = match raw {
+        RawDuration::Minutes(minutes) => minutes * 60.0,
+        RawDuration::Text(text) => {
+            let text = text.trim();
+            let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+            let (number, unit) = text.split_at(split);
+            let number: f64 = number.parse().ok()?;
+            let unit_secs = match unit.trim() {
+                "s" | "sec" | "secs" => 1.0,
+                "m" | "min" | "mins" => 60.0,
+                "h" | "hour" | "hours" => 3600.0,
+                "d" | "day" | "days" => 86400.0,
+                _ => return None,
+            };
+            number * unit_secs
+        }
+    };
+    (secs.is_finite() && secs >= 0.0 && secs < 1e10).then(|| Duration::from_secs_f64(secs))
 }
 
 fn resolve_provider(

@@ -170,3 +170,21 @@ fn default_file_is_written_once() {
         "# mine\n"
     );
 }
+
+#[test]
+fn sessions_settings_take_minutes_or_durations() {
+    let config = load("[sessions]\nidle_timeout = 45\nretention_days = 7\n").unwrap();
+    assert_eq!(config.sessions.idle_timeout, Duration::from_secs(45 * 60));
+    assert_eq!(config.sessions.retention_days, 7);
+    let config = load("[sessions]\nidle_timeout = \"2h\"\n").unwrap();
+    assert_eq!(config.sessions.idle_timeout, Duration::from_secs(7200));
+    assert_eq!(config.sessions.retention_days, 90);
+    assert_eq!(load("").unwrap().sessions, SessionsConfig::default());
+    assert_eq!(
+        issues("[sessions]\nidle_timeout = \"soon\"\nretention_days = 0\n"),
+        vec![
+            "sessions.idle_timeout (line 2): must be a positive number of minutes, or a duration like \"30m\", \"2h\" or \"90s\"",
+            "sessions.retention_days (line 3): must be a whole number of days, 1 or more",
+        ]
+    );
+}
