@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently and non-interactively:
+#   - Debian packages (keychain tests, real-client e2e tests), only those missing;
+#   - cargo-nextest, if missing;
+#   - a Python venv with a pinned `openai` SDK, and the Continue CLI (`cn`) at a pinned version,
+#     both in a cache OUTSIDE the clone (default ~/.cache/switchboard, override with SWITCHBOARD_CACHE).
+#
+# Progress goes to stderr. On success, stdout carries `export` lines for the e2e tests, so both
+#   ./scripts/test.sh                      (calls this)
+#   eval "$(./scripts/setup-test-deps.sh)" (by hand, then run single tests with cargo)
+# work. Bumping a pin below reinstalls that one thing on the next run; nothing else is redone.
+set -euo pipefail
+
+# ---- pins ---------------------------------------------------------------------------------------
+OPENAI_PY_VERSION="3.52.0"      # PyPI `openai`
+CONTINUE_CLI_VERSION="1.5.47"   # npm `@continuedev/cli` (the version data/client-requests/cn.jsonl was recorded with)
+NEXTEST_VERSION="0.9.151"       # crates.io `cargo-nextest`, built only when no cargo-nextest is installed
+
+CACHE="${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}"
+VENV="$CACHE/venv"
+NPM_PREFIX="$CACHE/npm"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Run as root directly, otherwise through sudo when it exists (never prompt: -n).
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@" || die "\`sudo $*\` failed (not root and sudo needs a password?); install manually: $*"
+    else
+        die "not root and no sudo; please run as root: $*"
+    fi
+}
+
+# ---- 1. Debian packages -------------------------------------------------------------------------
+apt_missing=()
+need_pkg() {
+    local p
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            apt_missing+=("$p")
+        fi
+    done
+}
+
+if command -v dpkg-query >/dev/null 2>&1; then
+    need_pkg pkg-config libdbus-1-dev gnome-keyring dbus dbus-x11 libsecret-tools
+    # python3 itself, and venv support (on Debian, `python3 -m venv` needs ensurepip from python3-venv).
+    if ! command -v python3 >/dev/null 2>&1; then
+        need_pkg python3 python3-venv
+    elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        need_pkg python3-venv
+    fi
+    # nodejs/npm only when there is no node at all (NodeSource's nodejs ships npm and conflicts
+    # with Debian's npm package).
+    if ! command -v node >/dev/null 2>&1; then
+        need_pkg nodejs npm
+    elif ! command -v npm >/dev/null 2>&1; then
+        need_pkg npm
+    fi
+    if [ "${#apt_missing[@]}" -gt 0 ]; then
+        log "installing Debian packages: ${apt_missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        as_root apt-get update -qq >&2
+        as_root apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
+    else
+        log "Debian packages: all present"
+    fi
+else
+    log "no dpkg (not Debian/Ubuntu?): skipping system packages; make sure dbus, gnome-keyring, python3 and node are installed"
+fi
+
+# ---- 2. cargo-nextest ---------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+    log "cargo-nextest: $(cargo nextest --version 2>/dev/null | head -n1)"
+else
+    log "installing cargo-nextest $NEXTEST_VERSION (cargo install --locked; about 6-14 minutes on 2 cores)"
+    cargo install cargo-nextest --version "=$NEXTEST_VERSION" --locked >&2
+fi
+
+# rustfmt and clippy (rustup toolchains without the default profile lack them).
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null 2>&1 || die "cargo fmt / cargo clippy missing and no rustup to add them"
+    log "adding rustup components rustfmt, clippy"
+    rustup component add rustfmt clippy >&2
+fi
+
+# ---- 3. Python venv with a pinned openai SDK ----------------------------------------------------
+mkdir -p "$CACHE"
+py_stamp="$VENV/.switchboard-stamp"
+py_want="openai==$OPENAI_PY_VERSION"
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import openai' >/dev/null 2>&1 \
+    && [ "$(cat "$py_stamp" 2>/dev/null)" = "$py_want" ]; then
+    log "python venv: $py_want (cached in $VENV)"
+else
+    log "creating python venv in $VENV with $py_want"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$py_want" >&2
+    printf '%s' "$py_want" >"$py_stamp"
+fi
+
+# ---- 4. Continue CLI at a pinned version --------------------------------------------------------
+# cn declares no engines; it was recorded and tested on Node 20 (Debian bookworm's own nodejs is 18).
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 20 ]; then
+    log "warning: node $(node --version 2>/dev/null || echo '?') is older than the Node 20 the Continue CLI was tested with"
+fi
+cn_pkg_json="$NPM_PREFIX/node_modules/@continuedev/cli/package.json"
+cn_bin="$NPM_PREFIX/node_modules/.bin/cn"
+cn_have="$(node -p "require(process.argv[1]).version" "$cn_pkg_json" 2>/dev/null || true)"
+if [ -x "$cn_bin" ] && [ "$cn_have" = "$CONTINUE_CLI_VERSION" ]; then
+    log "continue cli: @continuedev/cli@$cn_have (cached in $NPM_PREFIX)"
+else
+    log "installing @continuedev/cli@$CONTINUE_CLI_VERSION into $NPM_PREFIX"
+    mkdir -p "$NPM_PREFIX"
+    npm install --prefix "$NPM_PREFIX" --no-audit --no-fund --loglevel=error \
+        "@continuedev/cli@$CONTINUE_CLI_VERSION" >&2
+    [ -x "$cn_bin" ] || die "npm install finished but $cn_bin is missing"
+fi
+
+# ---- environment for the e2e tests --------------------------------------------------------------
+printf 'export SWITCHBOARD_E2E_PYTHON=%q\n' "$VENV/bin/python"
+printf 'export SWITCHBOARD_E2E_CN=%q\n' "$cn_bin"
