@@ -68,12 +68,12 @@ printf '    %s, %s\n    SWITCHBOARD_E2E_PYTHON=%s\n    SWITCHBOARD_E2E_CN=%s\n' 
 
 # ---- 2-3. formatting and lints ------------------------------------------------------------------
 run_phase "cargo fmt" cargo fmt --all --check
-run_phase "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+run_phase "cargo clippy" cargo clippy --locked --workspace --all-targets -- -D warnings
 
 # ---- 4. tests -----------------------------------------------------------------------------------
 if [ -x "$repo_root/scripts/with-keychain.sh" ]; then
     run_phase "cargo nextest" "$repo_root/scripts/with-keychain.sh" \
-        cargo nextest run --workspace --no-fail-fast "$@"
+        cargo nextest run --locked --workspace --no-fail-fast "$@"
 else
     printf '%sscripts/with-keychain.sh is missing or not executable%s\n' "$red" "$reset" >&2
     summary+=("$(printf '%s  FAIL      -  cargo nextest (scripts/with-keychain.sh missing)%s' "$red" "$reset")")

@@ -1,15 +1,16 @@
 //! `switchboard serve`: loads the config (writing the default one on first run), prepares the
 //! data dir, starts the gateway and runs until Ctrl-C or SIGTERM.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use switchboard_core::config::{Config, ConfigWatcher, LoadOptions};
+use switchboard_core::config::{Config, ConfigError, ConfigWatcher, LoadOptions};
 use switchboard_core::{Gateway, GatewayOptions, Reloader};
+use tokio::sync::mpsc;
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
@@ -37,6 +38,9 @@ pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode>
             .ok_or_else(|| anyhow!("cannot find the OS data directory; pass `--data-dir DIR`"))?,
     };
     prepare_data_dir(&data_dir)?;
+    // Watch before loading, so an edit made while the gateway starts is applied, not lost.
+    let (reloads_tx, reloads) = mpsc::channel(4);
+    let _watcher = watch_config(&path, reloads_tx);
     let config = match Config::load(&path, LoadOptions::default()) {
         Ok(config) => config,
         Err(err) => return super::config_failure(err),
@@ -45,7 +49,7 @@ pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, &path, &data_dir, args.listen))
+    runtime.block_on(serve(config, &path, &data_dir, args.listen, reloads))
 }
 
 async fn serve(
@@ -53,6 +57,7 @@ async fn serve(
     path: &Path,
     data_dir: &Path,
     listen: Option<SocketAddr>,
+    reloads: mpsc::Receiver<Result<Config, ConfigError>>,
 ) -> anyhow::Result<ExitCode> {
     let (providers, models) = (config.providers.len(), config.models.len());
     let handle = Gateway::start(
@@ -63,6 +68,11 @@ async fn serve(
         },
     )
     .await?;
+    tokio::spawn(apply_reloads(
+        reloads,
+        handle.reloader(),
+        handle.config().server.listen,
+    ));
     let mut out = std::io::stdout().lock();
     writeln!(out, "Switchboard listening on {}", handle.base_url())?;
     writeln!(out, "  OpenAI base URL: {}/v1", handle.base_url())?;
@@ -74,37 +84,52 @@ async fn serve(
     writeln!(out, "  data:   {}", data_dir.display())?;
     out.flush()?;
     drop(out);
-    let _watcher = watch_config(path, handle.reloader(), handle.config().server.listen);
     shutdown_signal().await;
     tracing::info!("shutting down; waiting for requests in flight");
     handle.shutdown(Duration::from_secs(10)).await;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Applies each valid edit of the config file; an invalid one is reported and the running config
-/// stays. Without a watcher (e.g. inotify limits) the gateway still runs, just without reload.
-fn watch_config(path: &Path, reloader: Reloader, configured: SocketAddr) -> Option<ConfigWatcher> {
-    let watcher = switchboard_core::config::watch(path, move |result| match result {
-        Ok(config) => {
-            let (providers, models) = (config.providers.len(), config.models.len());
-            if config.server.listen != configured {
-                tracing::warn!(
-                    "`server.listen` changed to {}; restart Switchboard to listen there",
-                    config.server.listen
-                );
-            }
-            match reloader.reload(config) {
-                Ok(()) => tracing::info!(providers, models, "config reloaded"),
-                Err(err) => tracing::error!("config not reloaded: {err}"),
-            }
-        }
-        Err(err) => tracing::error!("config not reloaded; the running one stays:\n{err}"),
+/// Sends each re-validated edit of the config file to `reloads`. Without a watcher (e.g. inotify
+/// limits) the gateway still runs, just without reload.
+fn watch_config(
+    path: &Path,
+    reloads: mpsc::Sender<Result<Config, ConfigError>>,
+) -> Option<ConfigWatcher> {
+    let watcher = switchboard_core::config::watch(path, move |result| {
+        let _ = reloads.blocking_send(result);
     });
     match watcher {
         Ok(watcher) => Some(watcher),
         Err(err) => {
             tracing::warn!(error = %err, "cannot watch the config file; edits apply after a restart");
             None
+        }
+    }
+}
+
+/// Applies each valid edit; an invalid one is reported and the running config stays.
+async fn apply_reloads(
+    mut reloads: mpsc::Receiver<Result<Config, ConfigError>>,
+    reloader: Reloader,
+    configured: SocketAddr,
+) {
+    while let Some(result) = reloads.recv().await {
+        match result {
+            Ok(config) => {
+                let (providers, models) = (config.providers.len(), config.models.len());
+                if config.server.listen != configured {
+                    tracing::warn!(
+                        "`server.listen` changed to {}; restart Switchboard to listen there",
+                        config.server.listen
+                    );
+                }
+                match reloader.reload(config) {
+                    Ok(()) => tracing::info!(providers, models, "config reloaded"),
+                    Err(err) => tracing::error!("config not reloaded: {err}"),
+                }
+            }
+            Err(err) => tracing::error!("config not reloaded; the running one stays:\n{err}"),
         }
     }
 }
@@ -125,6 +150,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
