@@ -314,7 +314,9 @@ fn parse_duration(raw: &RawDuration) -> Option<Duration> {
             number * unit_secs
         }
     };
-    (0.0..1e10).contains(&secs).then(|| Duration::from_secs_f64(secs))
+    (0.0..1e10)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 fn resolve_provider(
