@@ -64,6 +64,7 @@ async fn serve(
         config,
         GatewayOptions {
             listen,
+            data_dir: Some(data_dir.to_owned()),
             ..GatewayOptions::default()
         },
     )
@@ -82,6 +83,9 @@ async fn serve(
         path.display()
     )?;
     writeln!(out, "  data:   {}", data_dir.display())?;
+    if let Some(url) = handle.dashboard_url() {
+        writeln!(out, "  dashboard: {url}")?;
+    }
     out.flush()?;
     drop(out);
     shutdown_signal().await;

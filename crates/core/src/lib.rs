@@ -1,6 +1,8 @@
 //! Switchboard gateway core: config, routing, the proxy path, secrets, and the server that ties
 //! them together. No UI or Tauri dependency; everything here runs headless and in tests.
 
+pub mod accounting;
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod outcome;
@@ -8,6 +10,7 @@ pub mod proxy;
 pub mod routing;
 pub mod secrets;
 pub mod server;
+pub mod store;
 pub mod upstream;
 pub mod usage;
 

@@ -2,11 +2,27 @@
 //! interrupted requests are reported too. Outcomes go to a bounded queue; the request path never
 //! waits for whoever consumes them (accounting, live views).
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
+use axum::http::{HeaderMap, header};
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
 
+use crate::accounting::estimate::ResponseCapture;
+use crate::store::{LiveEvent, RequestStarted};
 use crate::usage::Usage;
+
+/// Headers in which clients name their own session: ours, Claude Code's, Codex's.
+pub const SESSION_HEADERS: &[&str] = &[
+    "x-switchboard-session",
+    "x-claude-code-session-id",
+    "session-id",
+];
+
+/// The longest stream capture kept for estimating; beyond it the estimate counts what was kept.
+const MAX_CAPTURE_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -31,8 +47,22 @@ pub enum OutcomeStatus {
     GatewayError,
 }
 
+/// What the gateway kept of a request whose usage the provider did not report, so that the
+/// accounting side can estimate it off the request path.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    pub request: Bytes,
+    pub response: ResponseCapture,
+}
+
 #[derive(Clone, Debug)]
 pub struct RequestOutcome {
+    /// `req_…`, unique per request; also sent to the client as `x-switchboard-request-id`.
+    pub id: String,
+    /// The client program: the first word of its User-Agent (`claude-cli/2.1.197`), or `unknown`.
+    pub client: String,
+    /// The session id the client sent, if any (see `SESSION_HEADERS`).
+    pub session_hint: Option<String>,
     pub started_at: SystemTime,
     pub endpoint: Endpoint,
     /// The model id the client asked for, when the body could be read.
@@ -49,25 +79,60 @@ pub struct RequestOutcome {
     /// Usage as the provider reported it; `None` when it reported none.
     pub usage: Option<Usage>,
     pub user_agent: Option<String>,
+    /// Present only when `usage` is `None` and there is something to estimate from.
+    pub capture: Option<Capture>,
 }
 
-/// Where outcomes go. Cloning shares the queue.
+/// Where outcomes go (the usage writer, an embedding program's observer), and where a request's
+/// start is announced. Cloning shares the queues.
 #[derive(Clone, Debug, Default)]
 pub struct OutcomeSink {
-    tx: Option<mpsc::Sender<RequestOutcome>>,
+    queues: Vec<mpsc::Sender<RequestOutcome>>,
+    events: Option<broadcast::Sender<LiveEvent>>,
 }
 
 impl OutcomeSink {
-    pub fn new(tx: mpsc::Sender<RequestOutcome>) -> Self {
-        OutcomeSink { tx: Some(tx) }
+    pub fn new(
+        queues: Vec<mpsc::Sender<RequestOutcome>>,
+        events: Option<broadcast::Sender<LiveEvent>>,
+    ) -> Self {
+        OutcomeSink { queues, events }
     }
 
     fn send(&self, outcome: RequestOutcome) {
-        if let Some(tx) = &self.tx
-            && let Err(err) = tx.try_send(outcome)
-        {
+        let Some((last, rest)) = self.queues.split_last() else {
+            return;
+        };
+        for queue in rest {
+            Self::try_send(queue, outcome.clone());
+        }
+        Self::try_send(last, outcome);
+    }
+
+    fn try_send(queue: &mpsc::Sender<RequestOutcome>, outcome: RequestOutcome) {
+        if let Err(err) = queue.try_send(outcome) {
             // A full queue means the consumer is far behind; dropping beats stalling requests.
             tracing::warn!(error = %err, "request outcome queue is full; an outcome was dropped");
+        }
+    }
+
+    fn announce(&self, outcome: &RequestOutcome) {
+        if let Some(events) = &self.events
+            && events.receiver_count() > 0
+        {
+            let started = outcome
+                .started_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default();
+            let _ = events.send(LiveEvent::RequestStarted(RequestStarted {
+                id: outcome.id.clone(),
+                time: started,
+                client: outcome.client.clone(),
+                client_model: outcome.client_model.clone(),
+                endpoint: outcome.endpoint.as_str().to_owned(),
+                stream: outcome.stream,
+            }));
         }
     }
 }
@@ -78,12 +143,46 @@ pub struct RequestRecorder {
     outcome: Option<RequestOutcome>,
     started: Instant,
     sink: OutcomeSink,
+    request_body: Option<Bytes>,
+    response: ResponseCapture,
+}
+
+/// Process-unique request ids: a random start, then a counter (no syscall per request).
+fn next_request_id() -> String {
+    static NEXT: LazyLock<AtomicU64> = LazyLock::new(|| {
+        let mut seed = [0u8; 8];
+        let _ = getrandom::fill(&mut seed);
+        AtomicU64::new(u64::from_le_bytes(seed) >> 1)
+    });
+    format!("req_{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The first word of a User-Agent (`claude-cli/2.1.197 (external, cli)` → `claude-cli/2.1.197`).
+fn client_name(user_agent: Option<&str>) -> String {
+    user_agent
+        .and_then(|ua| ua.split_whitespace().next())
+        .map(|name| name.chars().take(100).collect())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn session_hint(headers: &HeaderMap) -> Option<String> {
+    SESSION_HEADERS.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty() && value.len() <= 200).then(|| value.to_owned())
+    })
 }
 
 impl RequestRecorder {
-    pub fn start(sink: OutcomeSink, endpoint: Endpoint, user_agent: Option<String>) -> Self {
+    pub fn start(sink: OutcomeSink, endpoint: Endpoint, headers: &HeaderMap) -> Self {
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         RequestRecorder {
             outcome: Some(RequestOutcome {
+                id: next_request_id(),
+                client: client_name(user_agent.as_deref()),
+                session_hint: session_hint(headers),
                 started_at: SystemTime::now(),
                 endpoint,
                 client_model: None,
@@ -98,9 +197,46 @@ impl RequestRecorder {
                 duration: Duration::ZERO,
                 usage: None,
                 user_agent,
+                capture: None,
             }),
             started: Instant::now(),
             sink,
+            request_body: None,
+            response: ResponseCapture::None,
+        }
+    }
+
+    /// The id given to this request (empty once reported).
+    pub fn id(&self) -> &str {
+        self.outcome
+            .as_ref()
+            .map(|o| o.id.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Keeps the request body, for an estimate if the provider reports no usage.
+    pub fn set_request_body(&mut self, body: Bytes) {
+        self.request_body = Some(body);
+    }
+
+    /// Keeps a whole response body when it carried no usage.
+    pub fn capture_whole_response(&mut self, body: Bytes) {
+        self.response = ResponseCapture::Whole(body);
+    }
+
+    /// Keeps one stream event's data until the provider reports usage (then it is not needed).
+    pub fn capture_stream_event(&mut self, data: &str) {
+        if self.outcome.as_ref().is_some_and(|o| o.usage.is_some()) {
+            return;
+        }
+        if !matches!(self.response, ResponseCapture::StreamEvents(_)) {
+            self.response = ResponseCapture::StreamEvents(Vec::new());
+        }
+        if let ResponseCapture::StreamEvents(events) = &mut self.response
+            && events.len() + data.len() < MAX_CAPTURE_BYTES
+        {
+            events.extend_from_slice(data.as_bytes());
+            events.push(b'\n');
         }
     }
 
@@ -110,6 +246,8 @@ impl RequestRecorder {
             outcome: None,
             started: Instant::now(),
             sink: OutcomeSink::default(),
+            request_body: None,
+            response: ResponseCapture::None,
         }
     }
 
@@ -119,11 +257,15 @@ impl RequestRecorder {
         }
     }
 
+    /// Records what the client asked for and announces the request to live viewers.
     pub fn set_request(&mut self, client_model: &str, stream: bool) {
         self.with(|o| {
             o.client_model = Some(client_model.to_owned());
             o.stream = stream;
         });
+        if let Some(outcome) = &self.outcome {
+            self.sink.announce(outcome);
+        }
     }
 
     pub fn set_route(&mut self, provider: &str, upstream_model: &str) {
@@ -176,6 +318,16 @@ impl RequestRecorder {
     pub fn report(&mut self) {
         if let Some(mut outcome) = self.outcome.take() {
             outcome.duration = self.started.elapsed();
+            // Only a request that reached a provider can have used tokens.
+            if outcome.usage.is_none()
+                && outcome.provider.is_some()
+                && let Some(request) = self.request_body.take()
+            {
+                outcome.capture = Some(Capture {
+                    request,
+                    response: std::mem::take(&mut self.response),
+                });
+            }
             tracing::info!(
                 endpoint = outcome.endpoint.as_str(),
                 model = outcome.client_model.as_deref().unwrap_or("-"),

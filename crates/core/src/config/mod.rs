@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::accounting::pricing::PriceOverride;
 use crate::secrets::SecretRef;
 
 pub use presets::{PRESETS, Preset};
@@ -142,12 +143,14 @@ pub struct ProviderConfig {
     pub headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
     pub provider: String,
     /// The provider's own id for this model.
     pub model: String,
     pub max_context_size: Option<u64>,
+    /// The user's price (USD per million tokens), over the bundled price table.
+    pub price: Option<PriceOverride>,
 }
 
 /// What loading does besides parsing and checking.

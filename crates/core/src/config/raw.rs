@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::accounting::pricing::PriceOverride;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
@@ -63,4 +65,6 @@ pub struct RawModel {
     pub provider: Spanned<String>,
     pub model: Option<String>,
     pub max_context_size: Option<u64>,
+    /// USD per million tokens; replaces the bundled price table's entry.
+    pub price: Option<Spanned<PriceOverride>>,
 }

@@ -573,12 +573,28 @@ fn resolve_models(
             );
             continue;
         }
+        let price = raw.price.as_ref().map(|price| {
+            let p = price.get_ref();
+            let valid = [Some(p.input), Some(p.output), p.cached_input, p.cache_write]
+                .into_iter()
+                .flatten()
+                .all(|v| v.is_finite() && v >= 0.0);
+            if !valid {
+                checker.push(
+                    Some(price.span()),
+                    format!("{path}.price"),
+                    "prices are USD per million tokens and must be numbers of 0 or more",
+                );
+            }
+            *p
+        });
         models.insert(
             client_id.get_ref().clone(),
             ModelConfig {
                 provider: provider.clone(),
                 model: raw.model.unwrap_or_else(|| client_id.get_ref().clone()),
                 max_context_size: raw.max_context_size,
+                price,
             },
         );
     }

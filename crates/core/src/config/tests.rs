@@ -78,7 +78,8 @@ max_context_size = 262144
         ModelConfig {
             provider: "nvidia".into(),
             model: "moonshotai/kimi-k2-thinking".into(),
-            max_context_size: Some(262144)
+            max_context_size: Some(262144),
+            price: None,
         }
     );
 }
@@ -186,5 +187,34 @@ fn sessions_settings_take_minutes_or_durations() {
             "sessions.idle_timeout (line 2): must be a positive number of minutes, or a duration like \"30m\", \"2h\" or \"90s\"",
             "sessions.retention_days (line 3): must be a whole number of days, 1 or more",
         ]
+    );
+}
+
+#[test]
+fn model_prices_override_the_table() {
+    let base = "[providers.local]\nbase_url = \"http://127.0.0.1:1/v1\"\n[models.m]\nprovider = \"local\"\n";
+    let config = load(&format!(
+        "{base}price = {{ input = 0.6, output = 2.5, cached_input = 0.06 }}\n"
+    ))
+    .unwrap();
+    let price = config.models["m"].price.unwrap();
+    assert_eq!(
+        (price.input, price.output, price.cached_input),
+        (0.6, 2.5, Some(0.06))
+    );
+    assert_eq!(
+        issues(&format!("{base}price = {{ input = -1, output = 2 }}\n")),
+        vec![
+            "models.`m`.price (line 5): prices are USD per million tokens and must be numbers of 0 or more"
+        ]
+    );
+    let unknown_field = issues(&format!(
+        "{base}price = {{ input = 1, output = 2, outptu = 3 }}\n"
+    ));
+    assert_eq!(unknown_field.len(), 1);
+    assert!(
+        unknown_field[0].contains("unknown field `outptu`"),
+        "{}",
+        unknown_field[0]
     );
 }

@@ -38,7 +38,9 @@ pub async fn forward(
     body: Bytes,
     mut recorder: RequestRecorder,
 ) -> Response {
-    match forward_inner(&live, endpoint, &headers, &body, &mut recorder).await {
+    let request_id = HeaderValue::from_str(recorder.id()).ok();
+    recorder.set_request_body(body.clone());
+    let mut response = match forward_inner(&live, endpoint, &headers, &body, &mut recorder).await {
         Ok(response) => response,
         Err(err) => {
             let status = match err.side() {
@@ -48,7 +50,13 @@ pub async fn forward(
             recorder.finish_err(status, err.status().as_u16(), err.to_string());
             axum::response::IntoResponse::into_response(err)
         }
+    };
+    if let Some(id) = request_id {
+        response
+            .headers_mut()
+            .insert("x-switchboard-request-id", id);
     }
+    response
 }
 
 async fn forward_inner(
@@ -95,8 +103,9 @@ async fn forward_inner(
         let body = tokio::time::timeout(remaining, read_limited(upstream_response, provider, url))
             .await
             .map_err(|_| timeout_error(provider, "timeouts.total", timeouts.total))??;
-        if let Some(usage) = usage::from_openai_body(&body) {
-            recorder.set_usage(usage);
+        match usage::from_openai_body(&body) {
+            Some(usage) => recorder.set_usage(usage),
+            None => recorder.capture_whole_response(body.clone()),
         }
         recorder.finish_ok(200);
         response_headers.insert(

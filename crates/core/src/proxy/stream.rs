@@ -167,8 +167,9 @@ impl Relay {
                 };
                 last_event = Instant::now();
                 let info = inspect(&event.data);
-                if let Some(usage) = info.usage {
-                    recorder.set_usage(usage);
+                match info.usage {
+                    Some(usage) => recorder.set_usage(usage),
+                    None => recorder.capture_stream_event(&event.data),
                 }
                 if let Some(error) = &info.error {
                     recorder.set_error(OutcomeStatus::UpstreamError, format!("provider `{provider}` sent an error in the stream: {error}"));

@@ -53,6 +53,15 @@ fn origin_allowed(origin: &str, allowed_hosts: &[String], allowed_origins: &[Str
     is_loopback_name(&host) || allowed_hosts.contains(&host)
 }
 
+/// An Origin on this machine (`http://localhost:5173`, `http://127.0.0.1:4141`).
+pub(crate) fn is_loopback_origin(origin: &str) -> bool {
+    origin
+        .trim()
+        .to_ascii_lowercase()
+        .split_once("://")
+        .is_some_and(|(_, authority)| is_loopback_name(&host_name(authority)))
+}
+
 fn forbidden(message: String) -> Response {
     GatewayError::Forbidden(message).into_response()
 }

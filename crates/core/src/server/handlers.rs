@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -60,11 +60,7 @@ async fn proxy_json(
     body: Body,
 ) -> Response {
     let live = state.live.load_full();
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut recorder = RequestRecorder::start(state.outcomes.clone(), endpoint, user_agent);
+    let mut recorder = RequestRecorder::start(state.outcomes.clone(), endpoint, &headers);
     let limit = live.config.server.max_request_bytes;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,

@@ -4,8 +4,12 @@
 
 mod guard;
 mod handlers;
+mod ui;
+
+pub(crate) use guard::is_loopback_origin;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +22,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::accounting::service::{Accounting, AccountingError};
 use crate::config::Config;
 use crate::outcome::{OutcomeSink, RequestOutcome};
 use crate::routing::Router as ModelRouter;
@@ -58,6 +65,9 @@ pub(crate) struct AppState {
     pub live: ArcSwap<LiveState>,
     pub outcomes: OutcomeSink,
     pub started: Instant,
+    pub listen: SocketAddr,
+    /// Usage database, writer, live events and admin token; present with a data dir.
+    pub accounting: Option<Arc<Accounting>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +91,8 @@ pub enum StartError {
     Provider(String),
     #[error("cannot create the HTTP client: {0}")]
     HttpClient(String),
+    #[error(transparent)]
+    Accounting(#[from] AccountingError),
 }
 
 /// What the embedding program adds to a gateway.
@@ -90,6 +102,9 @@ pub struct GatewayOptions {
     pub listen: Option<SocketAddr>,
     /// Receives one `RequestOutcome` per request (bounded; full means dropped, never blocked).
     pub outcomes: Option<mpsc::Sender<RequestOutcome>>,
+    /// Where the usage database and the admin token live. Without it nothing is stored and the
+    /// admin API answers 503.
+    pub data_dir: Option<PathBuf>,
 }
 
 pub struct Gateway;
@@ -104,6 +119,10 @@ impl Gateway {
             return Err(StartError::ExposedWithoutToken { addr });
         }
         let live = LiveState::new(config)?;
+        let accounting = match &options.data_dir {
+            Some(dir) => Some(Arc::new(Accounting::start(dir, live.config.clone()).await?)),
+            None => None,
+        };
         let listener = TcpListener::bind(addr).await.map_err(|io| {
             if io.kind() == std::io::ErrorKind::AddrInUse {
                 StartError::PortInUse { addr }
@@ -114,10 +133,18 @@ impl Gateway {
         let local_addr = listener
             .local_addr()
             .map_err(|io| StartError::Bind { addr, io })?;
+        let queues = accounting
+            .iter()
+            .map(|a| a.writer.outcomes())
+            .chain(options.outcomes)
+            .collect();
+        let events = accounting.as_ref().map(|a| a.events.clone());
         let state = Arc::new(AppState {
             live: ArcSwap::from_pointee(live),
-            outcomes: options.outcomes.map(OutcomeSink::new).unwrap_or_default(),
+            outcomes: OutcomeSink::new(queues, events),
             started: Instant::now(),
+            listen: local_addr,
+            accounting,
         });
         let app = router(state.clone());
         let shutdown = CancellationToken::new();
@@ -153,6 +180,9 @@ pub struct Reloader {
 impl Reloader {
     pub fn reload(&self, config: Config) -> Result<(), StartError> {
         let live = LiveState::new(config)?;
+        if let Some(accounting) = &self.state.accounting {
+            accounting.config.store(live.config.clone());
+        }
         self.state.live.store(Arc::new(live));
         Ok(())
     }
@@ -192,13 +222,33 @@ impl GatewayHandle {
         }
     }
 
-    /// Stops accepting connections and waits up to `grace` for in-flight requests to finish.
+    /// The admin API's token, when the gateway has a data dir.
+    pub fn admin_token(&self) -> Option<&SecretString> {
+        self.state.accounting.as_ref().map(|a| &a.admin_token)
+    }
+
+    /// The dashboard URL with the admin token in its fragment (never sent to the server).
+    pub fn dashboard_url(&self) -> Option<String> {
+        self.admin_token()
+            .map(|token| format!("{}/ui/#token={}", self.base_url(), token.expose_secret()))
+    }
+
+    /// The usage database and its writer, when the gateway has a data dir.
+    pub fn accounting(&self) -> Option<&Arc<Accounting>> {
+        self.state.accounting.as_ref()
+    }
+
+    /// Stops accepting connections, waits up to `grace` for in-flight requests to finish, then
+    /// lets the usage writer commit everything queued.
     pub async fn shutdown(self, grace: Duration) {
         self.shutdown.cancel();
         let mut task = self.task;
         if tokio::time::timeout(grace, &mut task).await.is_err() {
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing them");
             task.abort();
+        }
+        if let Some(accounting) = &self.state.accounting {
+            accounting.stop(grace).await;
         }
     }
 
@@ -223,6 +273,8 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(handlers::health))
         .merge(proxy)
+        .merge(crate::admin::routes(state.clone()))
+        .merge(ui::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

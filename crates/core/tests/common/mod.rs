@@ -28,6 +28,12 @@ pub async fn setup(extra: &str) -> Setup {
 /// Like `setup`, then lets the test adjust the resolved config (e.g. put a secret in place).
 pub async fn setup_with(extra: &str, adjust: impl FnOnce(&mut Config)) -> Setup {
     let mock = MockUpstream::start().await.expect("mock upstream starts");
+    let mut config = mock_config(&mock, extra);
+    adjust(&mut config);
+    start(mock, config).await
+}
+
+fn mock_config(mock: &MockUpstream, extra: &str) -> Config {
     let toml = format!(
         r#"
 [providers.mock]
@@ -56,17 +62,32 @@ model = "mock-small"
     if let Some(p) = config.providers.get_mut("mock") {
         p.api_key = Some(SecretString::from(UPSTREAM_KEY));
     }
-    adjust(&mut config);
-    start(mock, config).await
+    config
 }
 
 pub async fn start(mock: MockUpstream, config: Config) -> Setup {
-    let (tx, outcomes) = mpsc::channel(1024);
+    start_with_data_dir(mock, config, None).await
+}
+
+/// A gateway with accounting: its usage database and admin token live in `data_dir`.
+pub async fn setup_with_accounting(extra: &str, data_dir: &std::path::Path) -> Setup {
+    let mock = MockUpstream::start().await.expect("mock upstream starts");
+    let config = mock_config(&mock, extra);
+    start_with_data_dir(mock, config, Some(data_dir.to_owned())).await
+}
+
+async fn start_with_data_dir(
+    mock: MockUpstream,
+    config: Config,
+    data_dir: Option<std::path::PathBuf>,
+) -> Setup {
+    let (tx, outcomes) = mpsc::channel(4096);
     let gateway = Gateway::start(
         config,
         GatewayOptions {
             listen: Some("127.0.0.1:0".parse().expect("addr")),
             outcomes: Some(tx),
+            data_dir,
         },
     )
     .await
