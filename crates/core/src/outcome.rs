@@ -2,8 +2,8 @@
 //! interrupted requests are reported too. Outcomes go to a bounded queue; the request path never
 //! waits for whoever consumes them (accounting, live views).
 
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, header};
@@ -23,6 +23,33 @@ pub const SESSION_HEADERS: &[&str] = &[
 
 /// The longest stream capture kept for estimating; beyond it the estimate counts what was kept.
 const MAX_CAPTURE_BYTES: usize = 16 * 1024 * 1024;
+/// All stream captures held at once (in flight or queued for the writer). A flood of streams
+/// without usage cannot hold more memory than this; past it, captures stop growing.
+const CAPTURE_BUDGET: usize = 256 * 1024 * 1024;
+static CAPTURED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of `CAPTURE_BUDGET` held by one request's capture; given back when dropped.
+#[derive(Debug, Default)]
+struct CaptureReservation(usize);
+
+impl CaptureReservation {
+    /// Takes `n` more bytes of the budget, if they are there.
+    fn grow(&mut self, n: usize) -> bool {
+        let before = CAPTURED_BYTES.fetch_add(n, Ordering::Relaxed);
+        if before + n > CAPTURE_BUDGET {
+            CAPTURED_BYTES.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        self.0 += n;
+        true
+    }
+}
+
+impl Drop for CaptureReservation {
+    fn drop(&mut self) {
+        CAPTURED_BYTES.fetch_sub(self.0, Ordering::Relaxed);
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -53,6 +80,18 @@ pub enum OutcomeStatus {
 pub struct Capture {
     pub request: Bytes,
     pub response: ResponseCapture,
+    /// Holds the capture's share of the memory budget until the last clone is gone.
+    _reservation: Arc<CaptureReservation>,
+}
+
+impl Capture {
+    pub fn new(request: Bytes, response: ResponseCapture) -> Capture {
+        Capture {
+            request,
+            response,
+            _reservation: Arc::default(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +184,7 @@ pub struct RequestRecorder {
     sink: OutcomeSink,
     request_body: Option<Bytes>,
     response: ResponseCapture,
+    reservation: CaptureReservation,
 }
 
 /// Process-unique request ids: a random start, then a counter (no syscall per request).
@@ -203,6 +243,7 @@ impl RequestRecorder {
             sink,
             request_body: None,
             response: ResponseCapture::None,
+            reservation: CaptureReservation::default(),
         }
     }
 
@@ -234,6 +275,7 @@ impl RequestRecorder {
         }
         if let ResponseCapture::StreamEvents(events) = &mut self.response
             && events.len() + data.len() < MAX_CAPTURE_BYTES
+            && self.reservation.grow(data.len() + 1)
         {
             events.extend_from_slice(data.as_bytes());
             events.push(b'\n');
@@ -248,6 +290,7 @@ impl RequestRecorder {
             sink: OutcomeSink::default(),
             request_body: None,
             response: ResponseCapture::None,
+            reservation: CaptureReservation::default(),
         }
     }
 
@@ -326,6 +369,7 @@ impl RequestRecorder {
                 outcome.capture = Some(Capture {
                     request,
                     response: std::mem::take(&mut self.response),
+                    _reservation: Arc::new(std::mem::take(&mut self.reservation)),
                 });
             }
             tracing::info!(

@@ -501,3 +501,33 @@ async fn live_events_follow_a_request_and_manual_cleanup() {
     let usage = admin_get(&s, "/admin/api/usage?group_by=day").await;
     assert_eq!(usage["rows"][0]["requests"], 1);
 }
+
+#[tokio::test]
+async fn an_open_event_stream_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup_with_accounting("", dir.path()).await;
+    let token = s.gateway.admin_token().unwrap().expose_secret().to_owned();
+    let events = s
+        .http
+        .get(s.url(&format!("/admin/api/events?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    let mut events = EventReader {
+        stream: Box::pin(events.bytes_stream()),
+        buffer: String::new(),
+    };
+    assert_eq!(events.names(1).await, vec!["ready"]);
+    let Setup { gateway, .. } = s;
+    // A generous grace: if the stream kept the server open, shutdown would take all of it.
+    let shutdown = tokio::spawn(gateway.shutdown(Duration::from_secs(30)));
+    let end = tokio::time::timeout(Duration::from_secs(10), events.stream.next()).await;
+    assert!(
+        matches!(end, Ok(None) | Ok(Some(Err(_)))),
+        "the event stream did not end"
+    );
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+}

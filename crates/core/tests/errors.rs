@@ -117,6 +117,19 @@ async fn wrong_content_type_on_a_stream_is_502() {
 }
 
 #[tokio::test]
+async fn a_non_json_answer_to_a_whole_request_is_502() {
+    let mut s = setup("").await;
+    s.mock.push_fault(Fault::WrongContentType);
+    let (status, body) = error_body(s.chat(false, &[]).await).await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        body["error"]["message"],
+        "provider `mock` answered with content type `text/html; charset=utf-8` instead of JSON"
+    );
+    assert_eq!(s.outcome().await.status, OutcomeStatus::UpstreamError);
+}
+
+#[tokio::test]
 async fn upstream_disconnect_mid_stream_ends_with_one_error_event() {
     let mut s = setup("").await;
     s.mock.push_fault(Fault::DisconnectAfter { chunks: 2 });

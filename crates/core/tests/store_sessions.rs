@@ -416,14 +416,14 @@ async fn store_usage_the_provider_never_reported_is_estimated_and_marked() {
     let mut o = outcome(CLAUDE, "gpt-4o-mini", SystemTime::now(), usage(0, 0));
     o.usage = None;
     o.status = switchboard_core::OutcomeStatus::ClientDisconnected;
-    o.capture = Some(switchboard_core::outcome::Capture {
-        request: bytes::Bytes::from_static(
+    o.capture = Some(switchboard_core::outcome::Capture::new(
+        bytes::Bytes::from_static(
             br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Write a haiku about SQLite."}]}"#,
         ),
-        response: switchboard_core::accounting::estimate::ResponseCapture::StreamEvents(
+        switchboard_core::accounting::estimate::ResponseCapture::StreamEvents(
             b"{\"choices\":[{\"delta\":{\"content\":\"Pages in a B-tree\"}}]}\n".to_vec(),
         ),
-    });
+    ));
     run.writer.outcomes().try_send(o).unwrap();
     run.writer.flush().await.unwrap();
     let reader = run.store.reader().unwrap();

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::store::{LiveEvent, Store, StoreError, WriterHandle, spawn_writer};
 
 /// How many live events a slow subscriber may fall behind before it is told it lagged.
-const EVENT_CAPACITY: usize = 1024;
+const EVENT_CAPACITY: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountingError {

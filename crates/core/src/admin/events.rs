@@ -10,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use super::AdminError;
 use crate::server::AppState;
@@ -33,18 +34,24 @@ pub(super) async fn events(State(state): State<Arc<AppState>>) -> Result<Respons
         ));
     };
     let receiver = accounting.events.subscribe();
-    Ok(Sse::new(stream(receiver))
+    Ok(Sse::new(stream(receiver, state.stopping.clone()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
 
+/// Ends when the gateway stops, so an open dashboard never holds a shutdown up.
 fn stream(
     mut receiver: tokio::sync::broadcast::Receiver<LiveEvent>,
+    stopping: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         yield Ok(Event::default().event("ready").data("{}"));
         loop {
-            match receiver.recv().await {
+            let received = tokio::select! {
+                () = stopping.cancelled() => break,
+                received = receiver.recv() => received,
+            };
+            match received {
                 Ok(event) => {
                     let name = event_name(&event);
                     match Event::default().event(name).json_data(&event) {

@@ -108,6 +108,10 @@ pub(super) async fn status(State(state): State<Arc<AppState>>) -> Result<Respons
         "data_dir": state.accounting.as_ref().map(|a| a.data_dir.display().to_string()),
         "provider_count": live.config.providers.len(),
         "model_count": live.config.models.len(),
+        "sessions": {
+            "idle_timeout_secs": live.config.sessions.idle_timeout.as_secs(),
+            "retention_days": live.config.sessions.retention_days,
+        },
         "requests_today": requests_today,
     }))
     .into_response())

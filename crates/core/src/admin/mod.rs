@@ -100,7 +100,8 @@ async fn require_admin(
     };
     if let Some(origin) = request.headers().get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        if !crate::server::is_loopback_origin(origin) {
+        let allowed_hosts = state.live.load().config.server.allowed_hosts.clone();
+        if !crate::server::is_local_origin(origin, &allowed_hosts) {
             return AdminError::new(
                 StatusCode::FORBIDDEN,
                 "cross_origin",

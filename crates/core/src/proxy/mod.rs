@@ -97,7 +97,20 @@ async fn forward_inner(
         response_headers.insert("x-switchboard-provider", value);
     }
 
+    let content_type = upstream_response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     if !stream {
+        // A 200 that is not JSON (a captive portal, a proxy's HTML page) is not an answer.
+        if !content_type.is_empty() && !content_type.contains("json") {
+            return Err(GatewayError::UpstreamProtocol(format!(
+                "provider `{}` answered with content type `{content_type}` instead of JSON",
+                provider.config.name
+            )));
+        }
         let remaining = timeouts.total.saturating_sub(started.elapsed());
         recorder.first_byte(200);
         let body = tokio::time::timeout(remaining, read_limited(upstream_response, provider, url))
@@ -117,12 +130,6 @@ async fn forward_inner(
         return Ok(response);
     }
 
-    let content_type = upstream_response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
     if !content_type.starts_with("text/event-stream") {
         return Err(GatewayError::UpstreamProtocol(format!(
             "provider `{}` answered a streaming request with content type `{}` instead of `text/event-stream`",

@@ -53,13 +53,10 @@ fn origin_allowed(origin: &str, allowed_hosts: &[String], allowed_origins: &[Str
     is_loopback_name(&host) || allowed_hosts.contains(&host)
 }
 
-/// An Origin on this machine (`http://localhost:5173`, `http://127.0.0.1:4141`).
-pub(crate) fn is_loopback_origin(origin: &str) -> bool {
-    origin
-        .trim()
-        .to_ascii_lowercase()
-        .split_once("://")
-        .is_some_and(|(_, authority)| is_loopback_name(&host_name(authority)))
+/// A page on this machine (`http://127.0.0.1:4141`) or on one of `server.allowed_hosts` — the
+/// dashboard itself, opened by whichever name the gateway answers to.
+pub(crate) fn is_local_origin(origin: &str, allowed_hosts: &[String]) -> bool {
+    origin_allowed(origin, allowed_hosts, &[])
 }
 
 fn forbidden(message: String) -> Response {

@@ -6,7 +6,7 @@ mod guard;
 mod handlers;
 mod ui;
 
-pub(crate) use guard::is_loopback_origin;
+pub(crate) use guard::is_local_origin;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +68,8 @@ pub(crate) struct AppState {
     pub listen: SocketAddr,
     /// Usage database, writer, live events and admin token; present with a data dir.
     pub accounting: Option<Arc<Accounting>>,
+    /// Fires when the gateway starts shutting down: endless responses (live events) end then.
+    pub stopping: CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,15 +141,16 @@ impl Gateway {
             .chain(options.outcomes)
             .collect();
         let events = accounting.as_ref().map(|a| a.events.clone());
+        let shutdown = CancellationToken::new();
         let state = Arc::new(AppState {
             live: ArcSwap::from_pointee(live),
             outcomes: OutcomeSink::new(queues, events),
             started: Instant::now(),
             listen: local_addr,
             accounting,
+            stopping: shutdown.clone(),
         });
         let app = router(state.clone());
-        let shutdown = CancellationToken::new();
         let listener = listener.tap_io(|tcp| {
             // Small SSE events must not wait for Nagle's algorithm.
             let _ = tcp.set_nodelay(true);

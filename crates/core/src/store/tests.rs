@@ -309,14 +309,14 @@ fn usage_is_reported_estimated_or_none_and_cost_is_never_a_guessed_zero() {
     let mut rec = recorded("r2", "gpt-4o-mini", 0);
     rec.reported = None;
     rec.status = RequestStatus::ClientDisconnected;
-    rec.capture = Some(Capture {
-        request: bytes::Bytes::from_static(
+    rec.capture = Some(Capture::new(
+        bytes::Bytes::from_static(
             br#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}"#,
         ),
-        response: ResponseCapture::StreamEvents(
+        ResponseCapture::StreamEvents(
             b"{\"choices\":[{\"delta\":{\"content\":\"Hi! How can I help?\"}}]}\n".to_vec(),
         ),
-    });
+    ));
     let estimated = book.account(&config, &rec);
     assert_eq!(estimated.source, "estimated:o200k_base");
     assert!(estimated.usage.input_tokens > 0);
@@ -484,4 +484,27 @@ fn a_session_spans_its_earliest_start_to_its_latest_end() {
         })
         .unwrap();
     assert_eq!((created, last), (20_000, 80_000));
+}
+
+#[test]
+fn a_price_from_the_config_replaces_the_table_and_applies_after_a_reload() {
+    let with_price = CONFIG.replace(
+        "max_context_size = 1000",
+        "max_context_size = 1000\nprice = { input = 2.0, output = 10.0 }",
+    );
+    let options = LoadOptions {
+        resolve_secrets: false,
+    };
+    let priced = Arc::new(Config::from_toml(&with_price, "test.toml", options).unwrap());
+    let plain = config();
+    let rec = recorded("r", "mystery", 0); // 100 in, 20 out
+    let mut book = PriceBook::default();
+    book.use_config(&plain);
+    assert_eq!(book.account(&plain, &rec).cost, None);
+    book.use_config(&priced);
+    let cost = book.account(&priced, &rec).cost.unwrap();
+    assert!(
+        (cost - (100.0 * 2.0 + 20.0 * 10.0) / 1e6).abs() < 1e-15,
+        "{cost}"
+    );
 }
