@@ -20,6 +20,9 @@ pub struct ServeArgs {
     /// Data directory [default: the OS data dir, e.g. ~/.local/share/switchboard]
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Record nothing: no usage database, no sessions, no admin API or dashboard
+    #[arg(long)]
+    no_accounting: bool,
 }
 
 pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -49,13 +52,22 @@ pub fn run(config: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config, &path, &data_dir, args.listen, reloads))
+    let accounting_dir = (!args.no_accounting).then(|| data_dir.clone());
+    runtime.block_on(serve(
+        config,
+        &path,
+        &data_dir,
+        accounting_dir,
+        args.listen,
+        reloads,
+    ))
 }
 
 async fn serve(
     config: Config,
     path: &Path,
     data_dir: &Path,
+    accounting_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     reloads: mpsc::Receiver<Result<Config, ConfigError>>,
 ) -> anyhow::Result<ExitCode> {
@@ -64,7 +76,7 @@ async fn serve(
         config,
         GatewayOptions {
             listen,
-            data_dir: Some(data_dir.to_owned()),
+            data_dir: accounting_dir,
             ..GatewayOptions::default()
         },
     )

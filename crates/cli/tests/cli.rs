@@ -182,6 +182,29 @@ fn first_run_writes_the_default_config_and_serves() {
 }
 
 #[test]
+fn no_accounting_records_nothing_and_has_no_admin_api() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    std::fs::write(&config, VALID).unwrap();
+    let data = home.path().join("data");
+    let mut cmd = switchboard(home.path());
+    cmd.args([
+        "serve",
+        "--no-accounting",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+    ])
+    .arg(&config)
+    .arg("--data-dir")
+    .arg(&data);
+    let server = serve(cmd);
+    assert!(ureq_get(&format!("{}/health", server.url)).contains("ok"));
+    assert!(!data.join("switchboard.db").exists());
+    assert!(!data.join("admin-token").exists());
+}
+
+#[test]
 fn edits_to_the_config_apply_without_restart_and_bad_ones_are_kept_out() {
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("c.toml");
