@@ -429,6 +429,24 @@ struct EventReader {
 }
 
 impl EventReader {
+    /// Subscribes to `/admin/api/events` and reads its `ready` event.
+    async fn open(s: &Setup) -> EventReader {
+        let token = s.gateway.admin_token().unwrap().expose_secret().to_owned();
+        let response = s
+            .http
+            .get(s.url(&format!("/admin/api/events?token={token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut events = EventReader {
+            stream: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        };
+        assert_eq!(events.names(1).await, vec!["ready"]);
+        events
+    }
+
     async fn names(&mut self, count: usize) -> Vec<String> {
         let mut names = Vec::new();
         while names.len() < count {
@@ -454,18 +472,7 @@ async fn live_events_follow_a_request_and_manual_cleanup() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup_with_accounting("", dir.path()).await;
     let token = s.gateway.admin_token().unwrap().expose_secret().to_owned();
-    let events = s
-        .http
-        .get(s.url(&format!("/admin/api/events?token={token}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(events.headers()["content-type"], "text/event-stream");
-    let mut events = EventReader {
-        stream: Box::pin(events.bytes_stream()),
-        buffer: String::new(),
-    };
-    assert_eq!(events.names(1).await, vec!["ready"]);
+    let mut events = EventReader::open(&s).await;
     s.chat_text(false, &[]).await;
     let names = events.names(3).await;
     assert_eq!(
@@ -506,18 +513,7 @@ async fn live_events_follow_a_request_and_manual_cleanup() {
 async fn an_open_event_stream_does_not_hold_up_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup_with_accounting("", dir.path()).await;
-    let token = s.gateway.admin_token().unwrap().expose_secret().to_owned();
-    let events = s
-        .http
-        .get(s.url(&format!("/admin/api/events?token={token}")))
-        .send()
-        .await
-        .unwrap();
-    let mut events = EventReader {
-        stream: Box::pin(events.bytes_stream()),
-        buffer: String::new(),
-    };
-    assert_eq!(events.names(1).await, vec!["ready"]);
+    let mut events = EventReader::open(&s).await;
     let Setup { gateway, .. } = s;
     // A generous grace: if the stream kept the server open, shutdown would take all of it.
     let shutdown = tokio::spawn(gateway.shutdown(Duration::from_secs(30)));
