@@ -42,14 +42,17 @@ impl Default for MockConfig {
     }
 }
 
-/// How a streamed reply reports token usage.
+/// How a streamed reply reports token usage. Anthropic streams ignore it: their usage is part of
+/// `message_start` and `message_delta` whatever the mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UsageMode {
     /// OpenAI: a last chunk with `"choices":[]` and the usage, only when the request sets
     /// `stream_options.include_usage`; every other chunk then carries `"usage":null`.
+    /// Gemini: cumulative `usageMetadata` on every chunk (the last has the final counts).
     Final,
     /// DeepSeek style: usage on the chunk carrying `finish_reason`, whatever the request asked.
+    /// Gemini: `usageMetadata` on the last chunk only.
     FinishChunk,
     /// Streams never report usage.
     None,
@@ -99,6 +102,8 @@ pub(crate) struct RequestOptions {
     pub chunk_gap: Duration,
     pub usage: UsageMode,
     pub record: bool,
+    /// The reply stops early for safety ([`Fault::Refusal`]).
+    pub refusal: bool,
 }
 
 impl RequestOptions {
@@ -112,6 +117,7 @@ impl RequestOptions {
             chunk_gap: Duration::from_millis(config.chunk_gap_ms),
             usage: config.usage,
             record: config.record,
+            refusal: false,
         };
         if let Some(value) = header_str(headers, HEADER_CHUNKS)? {
             options.chunks = parse_number(HEADER_CHUNKS, value)?;

@@ -29,16 +29,34 @@ pub enum Fault {
     DelayFirstByte { ms: u64 },
     /// Send this many SSE events (half of a JSON body), then abort the connection: no `[DONE]`.
     DisconnectAfter { chunks: usize },
-    /// After this many good SSE events send `data: {not json`, then continue (a JSON body is invalid).
+    /// After this many good SSE events send one whose data is `{not json`, then continue (a JSON
+    /// body is invalid).
     MalformedChunk { after: usize },
+    /// After this many good SSE events send the dialect's mid-stream error and end the stream:
+    /// Anthropic `event: error` (`overloaded_error`), OpenAI `data: {"error":{…}}`, Gemini
+    /// `data: {"error":{…}}` (`UNAVAILABLE`). A JSON reply becomes that error with its status.
+    StreamError { after: usize },
+    /// The model stops early for safety: the reply carries the first half of its text (never a
+    /// tool call) and ends with OpenAI `finish_reason: "content_filter"`, Anthropic
+    /// `stop_reason: "refusal"`, or Gemini `finishReason: "SAFETY"`.
+    Refusal,
     /// `200 OK` with `content-type: text/html` and an HTML page, like a misconfigured proxy.
     WrongContentType,
     /// Never answer, until the client gives up or the mock shuts down.
     Hang,
 }
 
-/// Renders an error in a dialect's native shape.
-pub(crate) type ErrorRenderer = fn(StatusCode, &str) -> Response;
+/// How one wire format spells errors and broken streams; faults bend replies with it.
+pub(crate) struct Dialect {
+    /// An error response in the dialect's native shape.
+    pub error_response: fn(StatusCode, &str) -> Response,
+    /// The event [`Fault::MalformedChunk`] inserts: framed like the dialect's events, data `{not json`.
+    pub malformed_event: &'static [u8],
+    /// The event [`Fault::StreamError`] ends a stream with.
+    pub stream_error_event: &'static [u8],
+    /// The status a JSON reply gets under [`Fault::StreamError`].
+    pub stream_error_status: u16,
+}
 
 /// Queued faults; each request outside `/_mock/*` takes the oldest one.
 #[derive(Default)]
@@ -77,18 +95,25 @@ pub(crate) async fn respond(
     reply: Reply,
     fault: Option<Fault>,
     gap: Duration,
-    render_error: ErrorRenderer,
+    dialect: &Dialect,
     shutdown: &CancellationToken,
 ) -> Response {
     let Some(fault) = fault else {
         return reply.into_response(gap, BodyPlan::Clean);
     };
     match fault {
+        // The dialect handler already shaped the reply.
+        Fault::Refusal => reply.into_response(gap, BodyPlan::Clean),
         Fault::Status {
             status,
             retry_after,
             message,
-        } => status_response(status, retry_after, message.as_deref(), render_error),
+        } => status_response(
+            status,
+            retry_after,
+            message.as_deref(),
+            dialect.error_response,
+        ),
         Fault::DelayFirstByte { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             reply.into_response(gap, BodyPlan::Clean)
@@ -96,9 +121,21 @@ pub(crate) async fn respond(
         Fault::DisconnectAfter { chunks } => {
             reply.into_response(gap, BodyPlan::DisconnectAfter(chunks))
         }
-        Fault::MalformedChunk { after } => {
-            reply.into_response(gap, BodyPlan::MalformedAfter(after))
-        }
+        Fault::MalformedChunk { after } => reply.into_response(
+            gap,
+            BodyPlan::MalformedAfter(after, dialect.malformed_event),
+        ),
+        Fault::StreamError { after } => match reply {
+            Reply::Sse(_) => {
+                reply.into_response(gap, BodyPlan::ErrorAfter(after, dialect.stream_error_event))
+            }
+            Reply::Json { .. } => status_response(
+                dialect.stream_error_status,
+                None,
+                None,
+                dialect.error_response,
+            ),
+        },
         Fault::WrongContentType => with_content_type(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -106,7 +143,7 @@ pub(crate) async fn respond(
         ),
         Fault::Hang => {
             shutdown.cancelled().await;
-            render_error(
+            (dialect.error_response)(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "mock-upstream is shutting down",
             )
@@ -121,7 +158,7 @@ fn status_response(
     status: u16,
     retry_after: Option<u64>,
     message: Option<&str>,
-    render_error: ErrorRenderer,
+    render_error: fn(StatusCode, &str) -> Response,
 ) -> Response {
     let Ok(status) = StatusCode::from_u16(status) else {
         return render_error(
@@ -146,7 +183,7 @@ fn default_message(status: StatusCode) -> &'static str {
         403 => "Forbidden (injected by mock-upstream).",
         404 => "Not found (injected by mock-upstream).",
         429 => "Rate limit reached (injected by mock-upstream).",
-        503 => "The server is overloaded (injected by mock-upstream).",
+        503 | 529 => "The server is overloaded (injected by mock-upstream).",
         _ if status.is_server_error() => "The server had an error (injected by mock-upstream).",
         _ => "Injected error (mock-upstream).",
     }
@@ -186,5 +223,7 @@ mod tests {
         assert_eq!(json, r#"{"kind":"disconnect-after","chunks":2}"#);
         let json = serde_json::to_string(&Fault::WrongContentType).unwrap();
         assert_eq!(json, r#"{"kind":"wrong-content-type"}"#);
+        let json = serde_json::to_string(&Fault::StreamError { after: 3 }).unwrap();
+        assert_eq!(json, r#"{"kind":"stream-error","after":3}"#);
     }
 }

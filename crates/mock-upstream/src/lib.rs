@@ -1,4 +1,16 @@
-//! Mock LLM provider APIs for tests and benchmarks: OpenAI wire format, request recording, fault injection.
+//! Mock LLM provider APIs for tests and benchmarks: the OpenAI, Anthropic Messages and Gemini wire
+//! formats, request recording, fault injection.
+//!
+//! - OpenAI (base URL [`MockUpstream::base_url`]): `POST /v1/chat/completions`, `/v1/embeddings`,
+//!   `GET /v1/models[/{id}]`.
+//! - Anthropic (base URL [`MockUpstream::root_url`]): `POST /v1/messages` (`?beta=true` too),
+//!   `/v1/messages/count_tokens`; `GET /v1/models[/{id}]` with an `anthropic-version` header.
+//! - Gemini (base URL [`MockUpstream::root_url`]): `POST /v1beta/models/{model}:generateContent`,
+//!   `:streamGenerateContent` (`?alt=sse` for SSE, else a JSON array), `:countTokens`;
+//!   `GET /v1beta/models[/{model}]`. The same under `/v1` (listing needs a Google API key there).
+//!
+//! Every endpoint records its requests and takes the queued [`Fault`]s, answering errors in its
+//! dialect's shape.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -9,14 +21,17 @@
 //! # Ok(()) }
 //! ```
 
+mod anthropic;
 mod config;
 mod control;
 mod faults;
+mod gemini;
 mod openai;
 mod recording;
 mod reply;
 mod server;
 mod synth;
+mod turn;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,13 +40,15 @@ use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use anthropic::THINKING_SIGNATURE as ANTHROPIC_THINKING_SIGNATURE;
 pub use config::{
     HEADER_CHUNK_GAP_MS, HEADER_CHUNKS, HEADER_FAULT, HEADER_USAGE, MockConfig,
     ParseUsageModeError, UsageMode,
 };
 pub use faults::Fault;
+pub use gemini::THOUGHT_SIGNATURE as GEMINI_THOUGHT_SIGNATURE;
 pub use openai::MODEL_IDS;
-pub use recording::{MAX_RECORDS, RecordedRequest, Usage};
+pub use recording::{MAX_RECORDS, RecordedRequest, Usage, UsageDetails};
 
 use server::Shared;
 
@@ -84,6 +101,12 @@ impl MockUpstream {
     /// `http://ADDR/v1`, what a client uses as its OpenAI base URL.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://ADDR`, what Anthropic and Gemini clients use as their base URL (they append
+    /// `/v1/messages` and `/v1beta/models/…` themselves).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Every recorded request, oldest first.

@@ -11,7 +11,8 @@ use mock_upstream::{MockConfig, MockUpstream, UsageMode};
 /// How long open connections get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Mock of OpenAI-compatible provider APIs, for tests and benchmarks.
+/// Mock of the OpenAI-compatible, Anthropic Messages and Gemini provider APIs, for tests and
+/// benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "mock-upstream", version)]
 struct Args {

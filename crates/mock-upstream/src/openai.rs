@@ -11,6 +11,7 @@ use http::StatusCode;
 use serde::Serialize;
 
 use crate::config::RequestOptions;
+use crate::faults::Dialect;
 use crate::reply::{JSON, Outcome, with_content_type};
 use crate::server::Incoming;
 
@@ -21,6 +22,19 @@ pub(crate) use embeddings::embeddings;
 const CREATED: u64 = 1_700_000_000;
 /// The models `GET /v1/models` lists (any model id is accepted by the other endpoints).
 pub const MODEL_IDS: [&str; 3] = ["mock-small", "mock-large", "mock-embed"];
+
+/// OpenAI's errors and broken streams.
+pub(crate) static DIALECT: Dialect = Dialect {
+    error_response,
+    malformed_event: b"data: {not json\n\n",
+    stream_error_event: concat!(
+        "data: ",
+        r#"{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}"#,
+        "\n\n"
+    )
+    .as_bytes(),
+    stream_error_status: 500,
+};
 
 #[derive(Serialize)]
 struct ErrorEnvelope<'a> {

@@ -29,6 +29,36 @@ impl Usage {
     }
 }
 
+/// The parts of [`Usage`] a dialect breaks out: each is already counted in `prompt_tokens` or
+/// `completion_tokens`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDetails {
+    /// Prompt tokens read from the provider's cache (Anthropic `cache_read_input_tokens`,
+    /// Gemini `cachedContentTokenCount`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to the cache (Anthropic `cache_creation_input_tokens`).
+    pub cache_write_tokens: u64,
+    /// Completion tokens spent thinking (Gemini `thoughtsTokenCount`; Anthropic bills them as
+    /// `output_tokens` without a field of their own, so this is what the mock counted).
+    pub reasoning_tokens: u64,
+}
+
+/// The usage recorded with a request: the totals, and the breakdown when the dialect has one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SentUsage {
+    pub usage: Usage,
+    pub details: Option<UsageDetails>,
+}
+
+impl From<Usage> for SentUsage {
+    fn from(usage: Usage) -> Self {
+        Self {
+            usage,
+            details: None,
+        }
+    }
+}
+
 /// One request as received by the mock.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -38,8 +68,12 @@ pub struct RecordedRequest {
     /// Header names in lowercase, in the order received.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
-    /// The usage the mock reported (or would have reported, had the stream carried it).
+    /// The usage the mock reported (or would have reported, had the stream carried it), in OpenAI's
+    /// terms: `prompt_tokens` includes cached tokens, `completion_tokens` includes reasoning.
     pub sent_usage: Option<Usage>,
+    /// The breakdown of `sent_usage` for dialects that report one (Anthropic, Gemini); `None` for
+    /// OpenAI replies.
+    pub sent_usage_details: Option<UsageDetails>,
 }
 
 impl RecordedRequest {
@@ -61,7 +95,7 @@ impl RecordedRequest {
         uri: &Uri,
         headers: &HeaderMap,
         body: Bytes,
-        sent_usage: Option<Usage>,
+        sent: Option<SentUsage>,
     ) -> Self {
         Self {
             method: method.as_str().to_owned(),
@@ -78,7 +112,8 @@ impl RecordedRequest {
                 })
                 .collect(),
             body,
-            sent_usage,
+            sent_usage: sent.map(|s| s.usage),
+            sent_usage_details: sent.and_then(|s| s.details),
         }
     }
 }
@@ -92,6 +127,7 @@ pub(crate) struct RecordedRequestView<'a> {
     body: std::borrow::Cow<'a, str>,
     json: Option<serde_json::Value>,
     sent_usage: Option<Usage>,
+    sent_usage_details: Option<UsageDetails>,
 }
 
 impl<'a> From<&'a RecordedRequest> for RecordedRequestView<'a> {
@@ -103,6 +139,7 @@ impl<'a> From<&'a RecordedRequest> for RecordedRequestView<'a> {
             body: String::from_utf8_lossy(&request.body),
             json: serde_json::from_slice(&request.body).ok(),
             sent_usage: request.sent_usage,
+            sent_usage_details: request.sent_usage_details,
         }
     }
 }

@@ -25,6 +25,22 @@ pub(crate) fn tool_result_reply(content: &str) -> String {
     format!("Mock reply to tool result: {content}")
 }
 
+/// What the mock "thinks" before answering a turn seeded by `text`.
+pub(crate) fn thinking_text(text: &str) -> String {
+    format!("Mock thinking about: {text}")
+}
+
+/// The first half of `text` (by characters, rounded up): what a reply cut off by a content
+/// filter still shows.
+pub(crate) fn first_half(text: &str) -> &str {
+    let keep = text.chars().count().div_ceil(2);
+    let end = text
+        .char_indices()
+        .nth(keep)
+        .map_or(text.len(), |(at, _)| at);
+    &text[..end]
+}
+
 /// Pads `text` so that it can be cut into `chunks` non-empty pieces.
 pub(crate) fn pad_for_chunks(mut text: String, chunks: usize) -> String {
     let mut chars = text.chars().count();
@@ -59,9 +75,14 @@ pub(crate) fn split_even(text: &str, pieces: usize) -> Vec<&str> {
     parts
 }
 
+/// Tool-call arguments as JSON text: see [`tool_input`].
+pub(crate) fn tool_arguments(schema: Option<&Value>) -> String {
+    tool_input(schema).to_string()
+}
+
 /// Tool-call arguments built from a JSON schema: its first required property (else its first
 /// property, else `location`) set to a plausible value of the declared type.
-pub(crate) fn tool_arguments(schema: Option<&Value>) -> String {
+pub(crate) fn tool_input(schema: Option<&Value>) -> Value {
     let properties = schema.and_then(|s| s.get("properties"));
     let name = schema
         .and_then(|s| s.get("required"))
@@ -89,7 +110,20 @@ pub(crate) fn tool_arguments(schema: Option<&Value>) -> String {
     };
     let mut arguments = serde_json::Map::new();
     arguments.insert(name.to_owned(), value);
-    Value::Object(arguments).to_string()
+    Value::Object(arguments)
+}
+
+/// A model's display name: `mock-small` → `Mock Small`.
+pub(crate) fn display_name(id: &str) -> String {
+    id.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect::<String>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Prompt tokens: a quarter of the characters (rounded up) plus 3 per message.
@@ -139,6 +173,13 @@ mod tests {
     }
 
     #[test]
+    fn first_half_rounds_up_on_char_boundaries() {
+        assert_eq!(first_half("abcde"), "abc");
+        assert_eq!(first_half("héllo!"), "hél");
+        assert_eq!(first_half(""), "");
+    }
+
+    #[test]
     fn padding_allows_non_empty_chunks() {
         let text = pad_for_chunks("hi".to_owned(), 8);
         assert_eq!(text, "hi mock mock");
@@ -154,6 +195,7 @@ mod tests {
         });
         assert_eq!(tool_arguments(Some(&schema)), r#"{"days":1}"#);
         assert_eq!(tool_arguments(None), r#"{"location":"Paris"}"#);
+        assert_eq!(display_name("mock-small"), "Mock Small");
     }
 
     #[test]

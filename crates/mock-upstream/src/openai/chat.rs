@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{CREATED, error_outcome, internal_error};
 use crate::config::{RequestOptions, UsageMode};
 use crate::recording::Usage;
-use crate::reply::{Outcome, Reply, SseEvents};
+use crate::reply::{JSON, Outcome, Reply, SseEvents};
 use crate::server::Incoming;
 use crate::synth;
 
@@ -45,9 +45,12 @@ struct StreamOptions {
     include_usage: Option<bool>,
 }
 
-/// What the mock answers: text, or one call to a tool.
+/// What the mock answers: text (ending for `finish_reason`), or one call to a tool.
 enum Answer<'r> {
-    Text(String),
+    Text {
+        text: String,
+        finish_reason: &'static str,
+    },
     ToolCall {
         id: String,
         name: &'r str,
@@ -92,16 +95,18 @@ pub(crate) fn chat(incoming: &Incoming, options: &RequestOptions) -> Outcome {
         Some(messages) => messages,
     };
 
-    let answer = plan_answer(&request, messages, options.chunks);
+    let answer = plan_answer(&request, messages, options);
     let pieces = match &answer {
-        Answer::Text(text) => synth::split_even(text, options.chunks),
+        Answer::Text { text, .. } => {
+            synth::split_even(text, options.chunks.min(text.chars().count()))
+        }
         Answer::ToolCall { arguments, .. } => {
             let chars = arguments.chars().count();
             synth::split_even(arguments, options.chunks.min(chars))
         }
     };
     let completion_tokens = match answer {
-        Answer::Text(_) => pieces.len(),
+        Answer::Text { .. } => pieces.len(),
         // The header delta (id and name) counts as one.
         Answer::ToolCall { .. } => pieces.len() + 1,
     };
@@ -125,22 +130,28 @@ pub(crate) fn chat(incoming: &Incoming, options: &RequestOptions) -> Outcome {
     } else {
         encode_completion(&id, model, &answer, usage).map(|body| Reply::Json {
             status: StatusCode::OK,
+            content_type: JSON,
             body,
         })
     };
     match encoded {
         Ok(reply) => Outcome {
             reply,
-            usage: Some(usage),
+            usage: Some(usage.into()),
         },
         Err(e) => internal_error(&e),
     }
 }
 
-fn plan_answer<'r>(request: &'r ChatRequest, messages: &[Message], chunks: usize) -> Answer<'r> {
+fn plan_answer<'r>(
+    request: &'r ChatRequest,
+    messages: &[Message],
+    options: &RequestOptions,
+) -> Answer<'r> {
     let last = messages.last();
     let last_role = last.map(|m| m.role.as_str());
     if last_role == Some("user")
+        && !options.refusal
         && let Some((name, schema)) = chosen_tool(
             request.tools.as_deref().unwrap_or_default(),
             request.tool_choice.as_ref(),
@@ -158,7 +169,17 @@ fn plan_answer<'r>(request: &'r ChatRequest, messages: &[Message], chunks: usize
         let user = messages.iter().rev().find(|m| m.role == "user");
         synth::reply_text(&content_text(user.and_then(|m| m.content.as_ref())))
     };
-    Answer::Text(synth::pad_for_chunks(text, chunks))
+    let text = synth::pad_for_chunks(text, options.chunks);
+    if options.refusal {
+        return Answer::Text {
+            text: synth::first_half(&text).to_owned(),
+            finish_reason: "content_filter",
+        };
+    }
+    Answer::Text {
+        text,
+        finish_reason: "stop",
+    }
 }
 
 /// The tool to call: the one `tool_choice` names, else the first; none when `tool_choice` is `none`.
@@ -261,14 +282,17 @@ fn encode_completion(
     usage: Usage,
 ) -> Result<Bytes, serde_json::Error> {
     let (message, finish_reason) = match answer {
-        Answer::Text(text) => (
+        Answer::Text {
+            text,
+            finish_reason,
+        } => (
             AssistantMessage {
                 role: "assistant",
                 content: Some(text),
                 refusal: None,
                 tool_calls: None,
             },
-            "stop",
+            *finish_reason,
         ),
         Answer::ToolCall {
             id,
@@ -372,7 +396,7 @@ impl StreamPlan<'_> {
             pieces.len() + 4,
         );
         let finish_reason = match answer {
-            Answer::Text(_) => {
+            Answer::Text { finish_reason, .. } => {
                 for (i, piece) in pieces.iter().enumerate() {
                     let delta = Delta {
                         role: (i == 0).then_some("assistant"),
@@ -381,7 +405,7 @@ impl StreamPlan<'_> {
                     };
                     self.push(&mut events, delta, None, null_usage)?;
                 }
-                "stop"
+                *finish_reason
             }
             Answer::ToolCall {
                 id,

@@ -53,3 +53,54 @@ pub fn streamed_text(chunks: &[Value]) -> String {
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
         .collect()
 }
+
+/// One SSE event as a real client frames it (`eventsource-stream`): its `event:` name (`message`
+/// when absent) and its data parsed as JSON.
+#[derive(Debug)]
+pub struct Event {
+    pub name: String,
+    pub data: Value,
+}
+
+/// Reads a streamed body through a real SSE parser until it ends or fails. Every event's data must
+/// be JSON, unless `allow_bad_json`; events whose data is not JSON are kept with `Value::Null`.
+/// Returns the events and whether the body failed.
+pub async fn read_events(response: reqwest::Response, allow_bad_json: bool) -> (Vec<Event>, bool) {
+    use eventsource_stream::Eventsource as _;
+    use futures::StreamExt as _;
+
+    let mut stream = response.bytes_stream().eventsource();
+    let mut events = Vec::new();
+    while let Some(next) = stream.next().await {
+        match next {
+            Ok(event) => {
+                let data = serde_json::from_str(&event.data);
+                assert!(
+                    allow_bad_json || data.is_ok(),
+                    "event `{}` has non-JSON data: {:?}",
+                    event.event,
+                    event.data
+                );
+                events.push(Event {
+                    name: event.event,
+                    data: data.unwrap_or(Value::Null),
+                });
+            }
+            Err(_) => return (events, true),
+        }
+    }
+    (events, false)
+}
+
+/// Reads a whole, well-formed SSE body.
+pub async fn events(response: reqwest::Response) -> Vec<Event> {
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let (events, failed) = read_events(response, false).await;
+    assert!(!failed, "the stream broke");
+    events
+}
