@@ -1,9 +1,10 @@
 //! `loadgen`: the parts of `scripts/bench.sh` that `oha` cannot measure. `streams` runs N
 //! concurrent SSE streams and reports time to the first body byte; `startup` spawns the gateway
 //! repeatedly and reports the time to its first served request and its idle memory; `report`
-//! turns a results directory into the summary table.
+//! turns a results directory into the summary table; `baseline` serves reference proxies.
 //! Every run is bounded in count and time, and only talks to the URLs it is given (loopback).
 
+mod baseline;
 mod report;
 mod startup;
 mod stats;
@@ -29,6 +30,8 @@ enum Command {
     Startup(startup::StartupArgs),
     /// Summarize a results directory of scripts/bench.sh as Markdown
     Report(report::ReportArgs),
+    /// Serve a reference proxy (TCP relay or axum + reqwest pass-through) to compare against
+    Baseline(baseline::BaselineArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +45,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Startup(args) => startup::run(args),
         Command::Report(args) => report::run(args),
+        Command::Baseline(args) => {
+            // Sized by the CPUs it is pinned to, as the gateway is.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(baseline::run(args))
+        }
     }
 }
 

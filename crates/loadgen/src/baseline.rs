@@ -1,0 +1,107 @@
+//! `loadgen baseline`: reference proxies that do the least a gateway could, to tell the gateway's
+//! own costs from those of the extra hop. `tcp` relays bytes between each client connection and
+//! its own upstream connection (no HTTP at all: the floor of any proxy); `http` is axum + one
+//! pooled reqwest client forwarding the body untouched (the frameworks Switchboard is built on,
+//! without its parsing, routing, header hygiene, accounting or middleware). Both serve until
+//! killed, print `baseline listening on http://ADDR`, and only accept a loopback upstream.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::serve::ListenerExt as _;
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(clap::Args, Debug)]
+pub struct BaselineArgs {
+    /// `tcp` (byte relay) or `http` (axum + reqwest pass-through)
+    #[arg(long, value_parser = ["tcp", "http"])]
+    mode: String,
+    /// The upstream's base URL, e.g. http://127.0.0.1:PORT
+    #[arg(long)]
+    upstream: reqwest::Url,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
+    crate::require_loopback(&args.upstream)?;
+    anyhow::ensure!(
+        args.listen.ip().is_loopback(),
+        "listen on a loopback address"
+    );
+    let listener = TcpListener::bind(args.listen).await?;
+    println!("baseline listening on http://{}", listener.local_addr()?);
+    if args.mode == "tcp" {
+        let upstream = args
+            .upstream
+            .socket_addrs(|| None)?
+            .into_iter()
+            .next()
+            .context("no upstream address")?;
+        loop {
+            let (mut client, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let _ = client.set_nodelay(true);
+                if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    let _ = server.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    }
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let url = args.upstream.join("v1/chat/completions")?;
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(forward))
+        .with_state((http, url));
+    // Like the gateway: small responses must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn forward(
+    State((http, url)): State<(reqwest::Client, reqwest::Url)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = http.post(url).body(body);
+    if let Some(value) = headers.get(header::CONTENT_TYPE) {
+        request = request.header(header::CONTENT_TYPE, value);
+    }
+    let result = async {
+        let upstream = request.send().await?;
+        let status = upstream.status();
+        let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = upstream.bytes().await?;
+        Ok::<_, reqwest::Error>((status, content_type, bytes))
+    }
+    .await;
+    match result {
+        Ok((status, content_type, bytes)) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            if let Some(value) = content_type {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        Err(err) => {
+            let mut response = Response::new(Body::from(err.to_string()));
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            response
+        }
+    }
+}
