@@ -1,6 +1,7 @@
 //! Configuration: the TOML contract, its two phases (raw → resolved), presets, default paths and
 //! the commented default file written on first run. Validation collects every problem at once.
 
+mod durations;
 mod presets;
 mod raw;
 mod resolve;

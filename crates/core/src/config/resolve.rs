@@ -5,23 +5,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::raw::{RawDuration, RawModel, RawProvider, RawServer, RawSessions, RawTimeouts};
+use super::durations::{resolve_sessions, resolve_timeouts};
+use super::raw::{RawModel, RawProvider, RawServer, RawSessions, RawTimeouts};
 use super::{
     Api, AuthStyle, Config, ConfigIssue, DEFAULT_LISTEN, DEFAULT_MAX_REQUEST_BYTES, LoadOptions,
-    ModelConfig, ProviderConfig, ServerConfig, SessionsConfig, Timeouts, presets,
+    ModelConfig, ProviderConfig, ServerConfig, presets,
 };
 use crate::secrets::{self, SecretRef};
 
 const SECTIONS: &[&str] = &["server", "timeouts", "sessions", "providers", "models"];
 
 /// Collects issues while walking one config text.
-struct Checker<'t> {
+pub(super) struct Checker<'t> {
     text: &'t str,
     issues: Vec<ConfigIssue>,
 }
@@ -36,7 +36,7 @@ impl Checker<'_> {
             + 1
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         span: Option<Range<usize>>,
         key: impl Into<String>,
@@ -234,89 +234,6 @@ fn resolve_server(
         max_request_bytes: raw.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
     };
     (server, default_provider)
-}
-
-fn resolve_timeouts(checker: &mut Checker<'_>, raw: &RawTimeouts) -> Timeouts {
-    let defaults = Timeouts::default();
-    let mut pick = |name: &str, value: Option<f64>, default: Duration| match value {
-        None => default,
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => Duration::from_secs_f64(secs),
-        Some(secs) => {
-            checker.push(
-                None,
-                format!("timeouts.{name}"),
-                format!("`{secs}` is not a positive number of seconds"),
-            );
-            default
-        }
-    };
-    Timeouts {
-        connect: pick("connect", raw.connect, defaults.connect),
-        first_byte: pick("first_byte", raw.first_byte, defaults.first_byte),
-        idle: pick("idle", raw.idle, defaults.idle),
-        total: pick("total", raw.total, defaults.total),
-        keepalive: pick("keepalive", raw.keepalive, defaults.keepalive),
-    }
-}
-
-fn resolve_sessions(checker: &mut Checker<'_>, raw: &RawSessions) -> SessionsConfig {
-    let defaults = SessionsConfig::default();
-    let idle_timeout = match &raw.idle_timeout {
-        None => defaults.idle_timeout,
-        Some(value) => match parse_duration(value.get_ref()) {
-            Some(d) if !d.is_zero() => d,
-            _ => {
-                checker.push(
-                    Some(value.span()),
-                    "sessions.idle_timeout",
-                    "must be a positive number of minutes, or a duration like \"30m\", \"2h\" or \"90s\"",
-                );
-                defaults.idle_timeout
-            }
-        },
-    };
-    let retention_days = match &raw.retention_days {
-        None => defaults.retention_days,
-        Some(days) => match u32::try_from(*days.get_ref()) {
-            Ok(d) if d > 0 => d,
-            _ => {
-                checker.push(
-                    Some(days.span()),
-                    "sessions.retention_days",
-                    "must be a whole number of days, 1 or more",
-                );
-                defaults.retention_days
-            }
-        },
-    };
-    SessionsConfig {
-        idle_timeout,
-        retention_days,
-    }
-}
-
-/// Minutes as a number, or text with a unit: `90s`, `30m`, `2h`, `1d`.
-fn parse_duration(raw: &RawDuration) -> Option<Duration> {
-    let secs = match raw {
-        RawDuration::Minutes(minutes) => minutes * 60.0,
-        RawDuration::Text(text) => {
-            let text = text.trim();
-            let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-            let (number, unit) = text.split_at(split);
-            let number: f64 = number.parse().ok()?;
-            let unit_secs = match unit.trim() {
-                "s" | "sec" | "secs" => 1.0,
-                "m" | "min" | "mins" => 60.0,
-                "h" | "hour" | "hours" => 3600.0,
-                "d" | "day" | "days" => 86400.0,
-                _ => return None,
-            };
-            number * unit_secs
-        }
-    };
-    (0.0..1e10)
-        .contains(&secs)
-        .then(|| Duration::from_secs_f64(secs))
 }
 
 fn resolve_provider(
