@@ -7,7 +7,9 @@
 #      everything else (mock, oha, loadgen) to CPU 1,
 #   3. measures: non-streaming throughput at 64 connections (direct vs via the gateway) and the
 #      gateway's CPU time per request; latency at 20, 500 and 1,000 req/s; time to first byte of
-#      100 concurrent 50-chunk streams; start-up time and idle RSS; the cost of `info` logging,
+#      100 concurrent 50-chunk streams; start-up time and idle RSS; the cost of `info` logging and
+#      of accounting; and, for reference, two minimal proxies in the gateway's place (a TCP byte
+#      relay, and axum + reqwest passing the body through: `loadgen baseline`),
 #   4. prints a table (measured vs target, pass/fail) and keeps every raw result in
 #      docs/bench-results/<timestamp>/ (git-ignored).
 #
@@ -134,7 +136,10 @@ pids+=($!)
 mock_url="$(wait_for_url "$work/mock.out" "mock-upstream listening on ")"
 log "mock upstream at $mock_url (CPU $load_cpu)"
 
-cat >"$work/gateway.toml" <<EOF
+# The config sits alone in its directory: the gateway watches that directory for edits, and the
+# log file or data dir next to it would wake the watcher on every write.
+mkdir -p "$work/conf"
+cat >"$work/conf/gateway.toml" <<EOF
 [providers.mock]
 api = "openai"
 base_url = "$mock_url/v1"
@@ -145,21 +150,23 @@ model = "mock-small"
 EOF
 mkdir -p "$work/data"
 
-gw_pid='' gw_url=''
-# start_gateway LOG_LEVEL: (re)starts the gateway pinned to $gw_cpu; its log goes to a file.
+gw_pid='' gw_url='' target_pid=''
+# start_gateway LOG_LEVEL [SERVE ARGS...]: (re)starts the gateway pinned to $gw_cpu; its log
+# goes to a file. LOG_LEVEL `default` leaves SWITCHBOARD_LOG unset (info).
 start_gateway() {
     if [ -n "$gw_pid" ]; then stop "$gw_pid"; fi
-    local level="$1"
+    local level="$1"; shift
     : >"$work/gw.out"
     if [ "$level" = default ]; then
-        taskset -c "$gw_cpu" env -u SWITCHBOARD_LOG "$gw_bin" serve --config "$work/gateway.toml" \
-            --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/gw.out" 2>"$work/gw.log" &
+        taskset -c "$gw_cpu" env -u SWITCHBOARD_LOG "$gw_bin" serve --config "$work/conf/gateway.toml" \
+            --listen 127.0.0.1:0 --data-dir "$work/data" "$@" >"$work/gw.out" 2>"$work/gw.log" &
     else
         taskset -c "$gw_cpu" env SWITCHBOARD_LOG="$level" "$gw_bin" serve \
-            --config "$work/gateway.toml" --listen 127.0.0.1:0 --data-dir "$work/data" \
+            --config "$work/conf/gateway.toml" --listen 127.0.0.1:0 --data-dir "$work/data" "$@" \
             >"$work/gw.out" 2>"$work/gw.log" &
     fi
     gw_pid=$!
+    target_pid=$gw_pid
     pids+=("$gw_pid")
     gw_url="$(wait_for_url "$work/gw.out" "Switchboard listening on ")"
 }
@@ -169,13 +176,18 @@ log "gateway at $gw_url (CPU $gw_cpu, pid $gw_pid)"
 
 # --- environment -------------------------------------------------------------------------------
 threads() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort | uniq -c | awk '{printf "%s%s×%s", sep, $2, $1; sep=", "}'; }
-# Tokio names its workers `tokio-rt-worker` (older releases: `tokio-runtime-worker`, cut to 15).
-workers="$(cat /proc/"$gw_pid"/task/*/comm 2>/dev/null | awk '/^tokio-(rt-worker|runtime-w)/ {n++} END {print n+0}')"
-[ "$workers" = 1 ] || log "warning: the gateway runs $workers tokio workers on one pinned CPU (expected 1)"
+# Tokio sizes its worker pool by std's available_parallelism, which honours the affinity mask, as
+# nproc does. (Thread names cannot tell: blocking-pool threads are `tokio-rt-worker` too.)
+workers="$(taskset -c "$gw_cpu" nproc)"
+[ "$workers" = 1 ] || log "warning: CPU set \`$gw_cpu\` gives tokio $workers workers (expected 1)"
 {
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "mode: $([ "$quick" = 1 ] && echo quick || echo full)"
-    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+    if git rev-parse --git-dir >/dev/null 2>&1; then
+        echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo ' (uncommitted changes in crates/)')"
+    else
+        echo "source: snapshot $(cat SNAPSHOT 2>/dev/null || echo '?') (not a git checkout)"
+    fi
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') × $(nproc --all)"
     echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
     echo "kernel: $(uname -r)"
@@ -183,7 +195,7 @@ workers="$(cat /proc/"$gw_pid"/task/*/comm 2>/dev/null | awk '/^tokio-(rt-worker
     echo "oha: $("$oha" --version)"
     echo "gateway affinity: $(taskset -pc "$gw_pid" | sed 's/.*: //')"
     echo "gateway threads: $(threads "$gw_pid")"
-    echo "gateway tokio workers: $workers"
+    echo "gateway tokio workers: $workers (available_parallelism under its affinity; the other tokio-rt-worker threads are the blocking pool)"
     echo "mock affinity: $(taskset -pc "${pids[0]}" | sed 's/.*: //'), threads: $(threads "${pids[0]}")"
 } >"$out/env.txt"
 sed 's/^/    /' "$out/env.txt" >&2
@@ -195,18 +207,20 @@ mock_pid="${pids[0]}"
 
 # user_jiffies: user+nice time of all CPUs so far, in clock ticks.
 user_jiffies() { awk '/^cpu / {printf "%.0f", $2 + $3}' /proc/stat; }
-# ours_utime: user time of the mock and the gateway so far, in clock ticks.
+# ours_utime: user time of every process this script runs in the background, in clock ticks.
 ours_utime() {
-    cat /proc/"$mock_pid"/stat ${gw_pid:+/proc/"$gw_pid"/stat} 2>/dev/null \
+    local pid
+    for pid in "${pids[@]}"; do cat /proc/"$pid"/stat 2>/dev/null || true; done \
         | awk '{s += $14} END {printf "%.0f", s}'
 }
-# gw_cpu_sample: the gateway's "utime+stime ticks, sum of per-thread run time in ns".
+# gw_cpu_sample: "utime+stime ticks, sum of per-thread run time in ns" of the process under test
+# ($target_pid: the gateway, or a reference proxy).
 gw_cpu_sample() {
-    [ -n "$gw_pid" ] || { echo "0 0"; return; }
+    [ -n "$target_pid" ] || { echo "0 0"; return; }
     local ticks ns
-    ticks="$(awk '{print $14 + $15}' /proc/"$gw_pid"/stat)"
+    ticks="$(awk '{print $14 + $15}' /proc/"$target_pid"/stat)"
     # %.0f, not %d: mawk clamps %d to 32 bits (2.1 s of run time in ns).
-    ns="$(cat /proc/"$gw_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')"
+    ns="$(cat /proc/"$target_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')"
     echo "$ticks $ns"
 }
 
@@ -329,7 +343,7 @@ sleep 1
 awk '/VmRSS|RssAnon|RssFile/ {printf "%s %s\n", $1, $2}' /proc/"$gw_pid"/status >"$out/rss-after-load.txt"
 if grep -qiE 'panic|error' "$work/gw.log"; then cp "$work/gw.log" "$out/gateway-warn.log"; fi
 
-# --- 5. the cost of info logging ---------------------------------------------------------------
+# --- 5. the cost of info logging and of accounting --------------------------------------------
 log "the same throughput and 1,000 req/s runs with the default \`info\` log level"
 start_gateway default
 warm "$gw_url"
@@ -337,13 +351,39 @@ oha_run thr-gateway-info "$gw_url" -c 64 -z "${thr_secs}s"
 oha_run rate1000-gateway-info "$gw_url" -c 8 -q 1000 -z "${rate_secs}s"
 wc -l <"$work/gw.log" | awk '{print "log lines: " $1}' >"$out/info-log.txt"
 head -3 "$work/gw.log" >>"$out/info-log.txt"
+if "$gw_bin" serve --help 2>/dev/null | grep -q -- --no-accounting; then
+    log "the throughput run without accounting (\`serve --no-accounting\`)"
+    start_gateway warn --no-accounting
+    warm "$gw_url"
+    oha_run thr-gateway-noacct "$gw_url" -c 64 -z "${thr_secs}s"
+fi
 stop "$gw_pid"
-gw_pid=''
+gw_pid='' target_pid=''
 
-# --- 6. start-up time and idle memory ----------------------------------------------------------
+# --- 6. reference proxies ----------------------------------------------------------------------
+# What the extra hop costs without Switchboard: a byte relay (no HTTP: the floor of any proxy) and
+# axum + reqwest forwarding the body untouched (the frameworks, without Switchboard's own work),
+# pinned and measured exactly like the gateway.
+for mode in tcp http; do
+    log "reference proxy \`$mode\`: throughput, 20 and 1,000 req/s"
+    taskset -c "$gw_cpu" "$bin/loadgen" baseline --mode "$mode" --upstream "$mock_url" \
+        >"$work/base.out" 2>&1 &
+    base_pid=$!
+    pids+=("$base_pid")
+    target_pid=$base_pid
+    base_url="$(wait_for_url "$work/base.out" "baseline listening on ")"
+    warm "$base_url"
+    oha_run "thr-base-$mode" "$base_url" -c 64 -z "${thr_secs}s"
+    oha_run "rate20-base-$mode" "$base_url" -c 8 -q 20 -z "${light_secs}s"
+    oha_run "rate1000-base-$mode" "$base_url" -c 8 -q 1000 -z "${rate_secs}s"
+    stop "$base_pid"
+done
+target_pid=''
+
+# --- 7. start-up time and idle memory ----------------------------------------------------------
 log "start-up: $startup_trials starts of \`switchboard serve\` (pinned to CPU $gw_cpu)"
 SWITCHBOARD_LOG=warn load startup taskset -c "$load_cpu" "$bin/loadgen" startup \
-    --bin "$bin/switchboard" --config "$work/gateway.toml" --data-dir "$work/data" \
+    --bin "$bin/switchboard" --config "$work/conf/gateway.toml" --data-dir "$work/data" \
     --cpus "$gw_cpu" --trials "$startup_trials" --idle-ms "$idle_ms"
 
 # --- summary -----------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, idempotently and non-interactively:
-#   - Debian packages (keychain tests, real-client e2e tests), only those missing;
-#   - cargo-nextest, if missing;
-#   - a Python venv with a pinned `openai` SDK, and the Continue CLI (`cn`) at a pinned version,
-#     both in a cache OUTSIDE the clone (default ~/.cache/switchboard, override with SWITCHBOARD_CACHE).
+#   - Debian packages (keychain tests, real-client e2e tests, the desktop app's build, its
+#     headless end-to-end and .deb tests), only those missing;
+#   - cargo-nextest, if missing; tauri-driver at a pinned version;
+#   - Python venvs with a pinned `openai` SDK and (for the desktop e2e tests) `selenium`, and the
+#     Continue CLI (`cn`) at a pinned version, all in a cache OUTSIDE the clone (default
+#     ~/.cache/switchboard, override with SWITCHBOARD_CACHE); the repo's npm packages (the Tauri CLI).
 #
 # Progress goes to stderr. On success, stdout carries `export` lines for the e2e tests, so both
 #   ./scripts/test.sh                      (calls this)
@@ -15,10 +17,15 @@ set -euo pipefail
 OPENAI_PY_VERSION="3.52.0"      # PyPI `openai`
 CONTINUE_CLI_VERSION="1.5.47"   # npm `@continuedev/cli` (the version data/client-requests/cn.jsonl was recorded with)
 NEXTEST_VERSION="0.9.151"       # crates.io `cargo-nextest`, built only when no cargo-nextest is installed
+SELENIUM_VERSION="4.51.0"       # PyPI `selenium` (WebDriver client of the desktop e2e tests)
+TAURI_DRIVER_VERSION="2.1.0"    # crates.io `tauri-driver` (WebDriver proxy for the real desktop app)
 
 CACHE="${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}"
 VENV="$CACHE/venv"
+DESKTOP_VENV="$CACHE/venv-desktop"
 NPM_PREFIX="$CACHE/npm"
+TAURI_DRIVER_ROOT="$CACHE/tauri-driver"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -47,6 +54,12 @@ need_pkg() {
 
 if command -v dpkg-query >/dev/null 2>&1; then
     need_pkg pkg-config libdbus-1-dev gnome-keyring dbus dbus-x11 libsecret-tools
+    # The desktop app (Tauri 2 on WebKitGTK 4.1, tray via ayatana-appindicator) and its bundler.
+    need_pkg build-essential file libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev \
+        libssl-dev libxdo-dev
+    # Its headless tests: a virtual display, WebKit's WebDriver, an XEmbed tray host, X input and
+    # screenshots, and a clean Debian root for the .deb install test.
+    need_pkg xvfb xauth webkit2gtk-driver trayer xdotool xclip imagemagick debootstrap
     # python3 itself, and venv support (on Debian, `python3 -m venv` needs ensurepip from python3-venv).
     if ! command -v python3 >/dev/null 2>&1; then
         need_pkg python3 python3-venv
@@ -87,7 +100,18 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
     rustup component add rustfmt clippy >&2
 fi
 
-# ---- 3. Python venv with a pinned openai SDK ----------------------------------------------------
+# tauri-driver: the desktop e2e tests drive the real app through it (and WebKitWebDriver).
+tauri_driver="$TAURI_DRIVER_ROOT/bin/tauri-driver"
+if [ -x "$tauri_driver" ] && grep -q "tauri-driver $TAURI_DRIVER_VERSION " "$TAURI_DRIVER_ROOT/.crates.toml" 2>/dev/null; then
+    log "tauri-driver: $TAURI_DRIVER_VERSION (cached in $TAURI_DRIVER_ROOT)"
+else
+    log "installing tauri-driver $TAURI_DRIVER_VERSION into $TAURI_DRIVER_ROOT (cargo install --locked; about 1-2 minutes)"
+    cargo install tauri-driver --version "=$TAURI_DRIVER_VERSION" --locked --root "$TAURI_DRIVER_ROOT" >&2
+fi
+
+# ---- 3. Python venvs: a pinned openai SDK; selenium for the desktop e2e tests --------------------
+# Two venvs, so that each pin change rebuilds only its own (and clones with other pins that share
+# the cache do not undo each other's).
 mkdir -p "$CACHE"
 py_stamp="$VENV/.switchboard-stamp"
 py_want="openai==$OPENAI_PY_VERSION"
@@ -100,6 +124,18 @@ else
     python3 -m venv "$VENV" >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$py_want" >&2
     printf '%s' "$py_want" >"$py_stamp"
+fi
+desktop_stamp="$DESKTOP_VENV/.switchboard-stamp"
+desktop_want="selenium==$SELENIUM_VERSION"
+if [ -x "$DESKTOP_VENV/bin/python" ] && "$DESKTOP_VENV/bin/python" -c 'import selenium' >/dev/null 2>&1 \
+    && [ "$(cat "$desktop_stamp" 2>/dev/null)" = "$desktop_want" ]; then
+    log "python venv (desktop e2e): $desktop_want (cached in $DESKTOP_VENV)"
+else
+    log "creating python venv in $DESKTOP_VENV with $desktop_want"
+    rm -rf "$DESKTOP_VENV"
+    python3 -m venv "$DESKTOP_VENV" >&2
+    "$DESKTOP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$desktop_want" >&2
+    printf '%s' "$desktop_want" >"$desktop_stamp"
 fi
 
 # ---- 4. Continue CLI at a pinned version --------------------------------------------------------
@@ -121,6 +157,22 @@ else
     [ -x "$cn_bin" ] || die "npm install finished but $cn_bin is missing"
 fi
 
+# ---- 5. the repo's npm packages (the Tauri CLI that builds the .deb) -----------------------------
+# `npm install`, not `npm ci`: the CLI's per-platform binaries are optional dependencies, and a
+# registry mirror that lacks the other platforms' packages yields a lock file `npm ci` rejects.
+# package.json pins the exact version.
+npm_stamp="$repo_root/node_modules/.switchboard-stamp"
+npm_want="$(cat "$repo_root/package.json" "$repo_root/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [ -x "$repo_root/node_modules/.bin/tauri" ] && [ "$(cat "$npm_stamp" 2>/dev/null)" = "$npm_want" ]; then
+    log "npm packages: $(cd "$repo_root" && node_modules/.bin/tauri --version) (node_modules up to date)"
+else
+    log "installing the repo's npm packages (the Tauri CLI)"
+    (cd "$repo_root" && npm install --no-audit --no-fund --loglevel=error >&2)
+    printf '%s' "$npm_want" >"$npm_stamp"
+fi
+
 # ---- environment for the e2e tests --------------------------------------------------------------
 printf 'export SWITCHBOARD_E2E_PYTHON=%q\n' "$VENV/bin/python"
 printf 'export SWITCHBOARD_E2E_CN=%q\n' "$cn_bin"
+printf 'export SWITCHBOARD_TAURI_DRIVER=%q\n' "$tauri_driver"
+printf 'export SWITCHBOARD_DESKTOP_PYTHON=%q\n' "$DESKTOP_VENV/bin/python"

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The one command that runs every test: ./scripts/test.sh
 #
-#   1. installs what is missing (scripts/setup-test-deps.sh: Debian packages, cargo-nextest, a Python
-#      venv with the pinned `openai` SDK and the pinned Continue CLI, cached outside the clone),
+#   1. installs what is missing (scripts/setup-test-deps.sh: Debian packages, cargo-nextest,
+#      tauri-driver, Python venvs with the pinned `openai` SDK and `selenium`, the pinned Continue
+#      CLI, cached outside the clone; the Tauri CLI from package.json),
 #   2. cargo fmt --check, 3. clippy -D warnings,
 #   4. every test with cargo-nextest, inside a private D-Bus session with an unlocked gnome-keyring
 #      (scripts/with-keychain.sh), real-client end-to-end tests included,
-#   5. doctests (when there are any).
+#   5. doctests (when there are any),
+#   6. the desktop app end to end under Xvfb with tauri-driver (scripts/desktop-e2e.sh),
+#   7. its .deb (`npm run app:build`) installed and started in a clean Debian root
+#      (scripts/deb-install-test.sh).
 # Every phase runs even if an earlier one failed; the summary shows each one's status and time, and
 # the exit status is non-zero if any phase failed.
 #
@@ -63,8 +67,9 @@ if ! deps_env="$("$repo_root/scripts/setup-test-deps.sh")"; then
 fi
 eval "$deps_env"
 summary+=("$(printf '%s  ok    %5ss  test dependencies%s' "$green" "$(( $(date +%s) - deps_start ))" "$reset")")
-printf '    %s, %s\n    SWITCHBOARD_E2E_PYTHON=%s\n    SWITCHBOARD_E2E_CN=%s\n' \
-    "$(rustc --version)" "$(cargo --version)" "$SWITCHBOARD_E2E_PYTHON" "$SWITCHBOARD_E2E_CN"
+printf '    %s, %s\n    SWITCHBOARD_E2E_PYTHON=%s\n    SWITCHBOARD_E2E_CN=%s\n    SWITCHBOARD_TAURI_DRIVER=%s\n' \
+    "$(rustc --version)" "$(cargo --version)" "$SWITCHBOARD_E2E_PYTHON" "$SWITCHBOARD_E2E_CN" \
+    "$SWITCHBOARD_TAURI_DRIVER"
 
 # ---- 2-3. formatting and lints ------------------------------------------------------------------
 run_phase "cargo fmt" cargo fmt --all --check
@@ -86,6 +91,11 @@ if grep -rqE '^\s*//[/!].*```' --include='*.rs' crates src-tauri 2>/dev/null; th
 else
     summary+=("  skip      -  doctests (none in the workspace)")
 fi
+
+# ---- 6-7. the desktop app: end to end, then its installer -----------------------------------------
+run_phase "desktop e2e" "$repo_root/scripts/desktop-e2e.sh"
+run_phase "desktop .deb build" npm run --silent app:build
+run_phase "desktop .deb install" "$repo_root/scripts/deb-install-test.sh"
 
 print_summary
 exit "$failed"

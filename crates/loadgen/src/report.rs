@@ -242,6 +242,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     writeln!(out, "\n## Non-streaming runs (oha)\n")?;
     writeln!(
         out,
+        "`direct`: oha → mock. `gateway`: oha → Switchboard → mock. `base-tcp` / `base-http`: oha → a \
+         reference proxy (TCP byte relay / axum + reqwest pass-through, `loadgen baseline`) → mock, \
+         pinned like the gateway. CPU is that of the process in the middle.\n"
+    )?;
+    writeln!(
+        out,
         "| Run | req/s | p50 ms | p99 ms | max ms | 2xx | other | gateway CPU µs/req (stat / schedstat) | foreign CPU |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
@@ -256,9 +262,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         "rate1000-direct",
         "rate1000-gateway",
         "rate1000-gateway-info",
+        "thr-gateway-noacct",
+        "thr-base-tcp",
+        "thr-base-http",
+        "rate20-base-tcp",
+        "rate20-base-http",
+        "rate1000-base-tcp",
+        "rate1000-base-http",
     ] {
         let Some(r) = oha(dir, name) else { continue };
-        let cpu = if name.contains("gateway") {
+        let cpu = if name.contains("gateway") || name.contains("base") {
             cpu_per_request(dir, name, r.ok + r.other)
                 .map_or("".into(), |(s, n)| format!("{s:.1} / {n:.1}"))
         } else {
@@ -333,7 +346,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 
     if let (Some(warn), Some(info)) = (&thr_gateway, oha(dir, "thr-gateway-info")) {
         let cpu = |name: &str, r: &OhaRun| cpu_per_request(dir, name, r.ok + r.other).map(|c| c.0);
-        writeln!(out, "\n## Cost of `info` logging (one line per request)\n")?;
+        writeln!(out, "\n## Cost of `info` logging (one line per request, to a file outside the config directory)\n")?;
         writeln!(
             out,
             "- 64 connections: {:.0} req/s with `info` vs {:.0} with `warn` ({:+.1} %); CPU {} vs {} µs/req",
@@ -361,6 +374,20 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             "\n**Warning:** other processes used more than {BUSY_PCT} % of a CPU during {}; \
              their figures are not reliable.",
             busy_runs.join(", ")
+        )?;
+    }
+
+    if let (Some(on), Some(off)) = (&thr_gateway, oha(dir, "thr-gateway-noacct")) {
+        let cpu = |name: &str, r: &OhaRun| cpu_per_request(dir, name, r.ok + r.other).map(|c| c.0);
+        writeln!(out, "\n## Cost of accounting (64 connections)\n")?;
+        writeln!(
+            out,
+            "- {:.0} req/s with accounting vs {:.0} with `--no-accounting` ({:+.1} %); CPU {} vs {} µs/req",
+            on.rps,
+            off.rps,
+            (on.rps / off.rps - 1.0) * 100.0,
+            cpu("thr-gateway", on).map_or("—".into(), |c| format!("{c:.1}")),
+            cpu("thr-gateway-noacct", &off).map_or("—".into(), |c| format!("{c:.1}")),
         )?;
     }
 
