@@ -11,6 +11,7 @@ pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod translate;
 pub mod upstream;
 pub mod usage;
 

@@ -1,0 +1,68 @@
+//! Translation between dialects through one canonical model (DESIGN §3). Each dialect module
+//! decodes and encodes requests, whole responses and stream events; the proxy does the I/O.
+//!
+//! | dialect | request | response | stream |
+//! | --- | --- | --- | --- |
+//! | `openai_chat` | decode (client) · encode (upstream) | decode · encode | decoder · encoder |
+//! | `anthropic` | decode (client) · encode (upstream) | decode · encode | decoder · encoder |
+//! | `gemini` | encode (upstream) | decode | decoder |
+//! | `responses` | decode (client) | encode | encoder |
+
+pub mod canonical;
+
+pub use canonical::{
+    Block, ChatRequest, ChatResponse, Dialect, FinishReason, ImageSource, Message, Reasoning, Role,
+    Signature, StreamEvent, Tool, ToolChoice,
+};
+
+use bytes::BytesMut;
+
+/// A failure inside a stream: the provider's error event, or an event that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StreamError {
+    pub message: String,
+    /// A short machine-readable code for the client's error event (`upstream_error`,
+    /// `malformed_event`, `overloaded_error`…).
+    pub code: String,
+}
+
+impl StreamError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> StreamError {
+        StreamError {
+            message: message.into(),
+            code: code.into(),
+        }
+    }
+}
+
+/// Turns one provider's SSE events into canonical events. Stateful: tool-call buffers, block
+/// indices and ids live here.
+pub trait StreamDecoder: Send {
+    /// Decodes one SSE event: its `event:` name (empty when absent) and its `data`.
+    fn decode(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), StreamError>;
+
+    /// Whether the provider has said the answer is complete, so that the end of the stream now
+    /// is a normal end and not an interruption.
+    fn is_complete(&self) -> bool;
+}
+
+/// Turns canonical events into a client's SSE bytes, keeping its protocol's invariants (one
+/// start, balanced blocks, a final usage, a terminator).
+pub trait StreamEncoder: Send {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut);
+
+    /// The provider finished normally: close what is open and end the stream.
+    fn finish(&mut self, out: &mut BytesMut);
+
+    /// The stream failed after the first byte: one error in the client's dialect, then the end.
+    fn fail(&mut self, error: &StreamError, out: &mut BytesMut);
+
+    /// What to send while the provider is silent (an SSE comment, or Anthropic's `ping`).
+    fn keepalive(&self) -> &'static [u8];
+}
