@@ -346,7 +346,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 
     if let (Some(warn), Some(info)) = (&thr_gateway, oha(dir, "thr-gateway-info")) {
         let cpu = |name: &str, r: &OhaRun| cpu_per_request(dir, name, r.ok + r.other).map(|c| c.0);
-        writeln!(out, "\n## Cost of `info` logging (one line per request, to a file outside the config directory)\n")?;
+        writeln!(
+            out,
+            "\n## Cost of `info` logging (one line per request, to a file outside the config directory)\n"
+        )?;
         writeln!(
             out,
             "- 64 connections: {:.0} req/s with `info` vs {:.0} with `warn` ({:+.1} %); CPU {} vs {} µs/req",
