@@ -7,6 +7,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::signature_from_client;
+use super::wire::compact_json;
 use crate::error::GatewayError;
 use crate::translate::canonical::{
     Block, ChatRequest, Dialect, ImageSource, Message, Reasoning, Role, Tool, ToolChoice,
@@ -265,7 +266,7 @@ fn decode_block(raw: &RawValue, path: &str) -> Result<Block, GatewayError> {
             name: block.name.ok_or_else(|| missing("name", "the tool name"))?,
             arguments: block
                 .input
-                .map_or_else(|| "{}".to_owned(), |input| input.get().to_owned()),
+                .map_or_else(|| "{}".to_owned(), |input| compact_json(input.get())),
         },
         "tool_result" => Block::ToolResult {
             call_id: block

@@ -6,7 +6,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::wire::{
-    ClientUsage, OutBlock, WireUsage, finish_from_stop_reason, stop_reason_for, tool_id, tool_input,
+    ClientUsage, OutBlock, WireUsage, compact_json, finish_from_stop_reason, stop_reason_for,
+    tool_id, tool_input,
 };
 use super::{invented_signature, signature_for_client};
 use crate::translate::canonical::{Block, ChatResponse, Dialect, FinishReason, Signature};
@@ -56,13 +57,19 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, String> {
     let wire: WireResponse = serde_json::from_slice(body)
         .map_err(|e| format!("Anthropic response is not a valid message object: {e}"))?;
     if wire.kind.as_deref() == Some("error") || wire.error.is_some() {
-        let message = wire
-            .error
-            .as_ref()
-            .and_then(|e| e.get("message"))
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        return Err(format!("Anthropic response is an error: {message}"));
+        let field = |name: &str| {
+            wire.error
+                .as_ref()
+                .and_then(|e| e.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned()
+        };
+        return Err(format!(
+            "Anthropic response is an error: {} ({})",
+            field("message"),
+            field("type")
+        ));
     }
     let content = wire
         .content
@@ -100,7 +107,7 @@ fn decode_block(raw: &RawValue) -> Result<Block, String> {
             arguments: block
                 .input
                 .as_ref()
-                .map_or_else(|| "{}".to_owned(), |input| input.get().to_owned()),
+                .map_or_else(|| "{}".to_owned(), |input| compact_json(input.get())),
         },
         "thinking" => Block::Thinking {
             text: block.thinking.clone().unwrap_or_default(),

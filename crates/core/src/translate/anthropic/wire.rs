@@ -134,6 +134,31 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).unwrap_or_default()
 }
 
+/// JSON text without insignificant whitespace, keys in their original order (re-serializing a
+/// `Value` would sort them): how a client's pretty-printed tool input becomes canonical arguments.
+pub(super) fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Anthropic wants tool ids matching `^[a-zA-Z0-9_-]+$`; other providers' ids may not. The same
 /// mapping applies to a call and to its result, so they still pair up.
 pub(super) fn tool_id(id: &str) -> String {
@@ -233,6 +258,12 @@ mod tests {
             tool_input(r#"{"a":"#).get(),
             r#"{"_raw_arguments":"{\"a\":"}"#
         );
+    }
+
+    #[test]
+    fn compact_json_keeps_strings_and_order() {
+        let pretty = "{\n  \"b\": \"a \\\" b\",\n  \"a\": [1, 2]\n}";
+        assert_eq!(compact_json(pretty), r#"{"b":"a \" b","a":[1,2]}"#);
     }
 
     #[test]
