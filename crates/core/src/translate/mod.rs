@@ -8,6 +8,7 @@
 //! | `gemini` | encode (upstream) | decode | decoder |
 //! | `responses` | decode (client) | encode | encoder |
 
+pub mod anthropic;
 pub mod canonical;
 
 pub use canonical::{
