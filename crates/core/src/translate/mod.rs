@@ -9,6 +9,7 @@
 //! | `responses` | decode (client) | encode | encoder |
 
 pub mod canonical;
+pub mod responses;
 
 pub use canonical::{
     Block, ChatRequest, ChatResponse, Dialect, FinishReason, ImageSource, Message, Reasoning, Role,
