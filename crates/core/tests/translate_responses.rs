@@ -79,77 +79,14 @@ fn small_requests_decode() {
 
 #[test]
 fn bad_requests_say_what_is_wrong() {
-    let cases: &[(&str, &str)] = &[
-        ("not json", "{"),
-        ("not an object", "[]"),
-        ("no model", r#"{"input":"hi"}"#),
-        ("no input", r#"{"model":"m"}"#),
-        ("input number", r#"{"model":"m","input":3}"#),
-        (
-            "stateful",
-            r#"{"model":"m","input":"hi","previous_response_id":"resp_1"}"#,
-        ),
-        ("item not object", r#"{"model":"m","input":["hi"]}"#),
-        (
-            "item without type",
-            r#"{"model":"m","input":[{"content":"hi"}]}"#,
-        ),
-        (
-            "unknown role",
-            r#"{"model":"m","input":[{"role":"tool","content":"x"}]}"#,
-        ),
-        (
-            "unknown part",
-            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}"#,
-        ),
-        (
-            "image without url",
-            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]}"#,
-        ),
-        (
-            "call without call_id",
-            r#"{"model":"m","input":[{"type":"function_call","name":"f","arguments":"{}"}]}"#,
-        ),
-        (
-            "output without call_id",
-            r#"{"model":"m","input":[{"type":"function_call_output","output":"x"}]}"#,
-        ),
-        (
-            "image in leading developer message",
-            r#"{"model":"m","input":[{"role":"developer","content":[{"type":"input_image","image_url":"https://x/y.png"}]}]}"#,
-        ),
-        (
-            "tools not array",
-            r#"{"model":"m","input":"hi","tools":{}}"#,
-        ),
-        (
-            "tool without type",
-            r#"{"model":"m","input":"hi","tools":[{"name":"f"}]}"#,
-        ),
-        (
-            "tool without name",
-            r#"{"model":"m","input":"hi","tools":[{"type":"function"}]}"#,
-        ),
-        (
-            "bad tool_choice",
-            r#"{"model":"m","input":"hi","tool_choice":"always"}"#,
-        ),
-        (
-            "bad max_output_tokens",
-            r#"{"model":"m","input":"hi","max_output_tokens":-1}"#,
-        ),
-        (
-            "bad temperature",
-            r#"{"model":"m","input":"hi","temperature":"hot"}"#,
-        ),
-        (
-            "schema without schema",
-            r#"{"model":"m","input":"hi","text":{"format":{"type":"json_schema","name":"x"}}}"#,
-        ),
-    ];
+    // Each case's body is sent as raw text (some are not JSON on purpose).
+    let cases: Vec<Value> =
+        serde_json::from_slice(&fixture("responses/bad-requests.json")).unwrap();
     let report: Vec<Value> = cases
         .iter()
-        .map(|(name, body)| {
+        .map(|case| {
+            let name = case["case"].as_str().unwrap();
+            let body = case["body"].as_str().unwrap();
             let error = decode_request(body.as_bytes()).expect_err(name);
             assert_eq!(error.status(), 400, "{name}");
             json!({"case": name, "body": error.openai_body()})
