@@ -10,6 +10,7 @@
 
 pub mod anthropic;
 pub mod canonical;
+pub mod responses;
 
 pub use canonical::{
     Block, ChatRequest, ChatResponse, Dialect, FinishReason, ImageSource, Message, Reasoning, Role,
