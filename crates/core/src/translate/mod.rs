@@ -9,6 +9,8 @@
 //! | `responses` | decode (client) | encode | encoder |
 
 pub mod canonical;
+pub mod gemini;
+pub mod openai_chat;
 
 pub use canonical::{
     Block, ChatRequest, ChatResponse, Dialect, FinishReason, ImageSource, Message, Reasoning, Role,
