@@ -92,7 +92,13 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, String> {
             }
             continue;
         }
-        // A signature on a text or call part closes the thinking before it (empty if none).
+        // A signature on a text or call part closes the thinking before it (empty if none);
+        // one on text that continues earlier text is dropped, as the stream decoder does.
+        let signature = signature.filter(|_| {
+            matches!(kind, Part::Call { .. })
+                || thought.is_some()
+                || !matches!(content.last(), Some(Block::Text { .. }))
+        });
         if signature.is_some() || thought.is_some() {
             content.push(Block::Thinking {
                 text: thought.take().unwrap_or_default(),

@@ -15,6 +15,8 @@ const COUNT_KEYS: &[&str] = &[
     "minProperties",
     "maxProperties",
 ];
+/// The types of Gemini's `Schema` (it has no `null`: that is `nullable`).
+const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
 /// How deep `$ref`s are followed before a recursive type is cut off.
 const MAX_REF_DEPTH: usize = 6;
 
@@ -69,27 +71,49 @@ fn convert(node: &Value, root: &Value, ref_depth: usize) -> Map<String, Value> {
         }
     }
     let mut nullable = object.get("nullable").and_then(Value::as_bool) == Some(true);
-    match object.get("type") {
-        Some(Value::String(kind)) if kind == "null" => nullable = true,
-        Some(Value::String(kind)) => {
-            out.insert("type".into(), json!(kind));
+    // Types Gemini knows, in JSON Schema's spelling; `null` becomes `nullable`, unknown words go.
+    let kinds: Vec<String> = match object.get("type") {
+        Some(Value::String(kind)) => vec![kind.to_ascii_lowercase()],
+        Some(Value::Array(kinds)) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .collect(),
+        _ => Vec::new(),
+    };
+    nullable |= kinds.iter().any(|k| k == "null");
+    let real: Vec<&String> = kinds
+        .iter()
+        .filter(|k| TYPES.contains(&k.as_str()))
+        .collect();
+    match real.as_slice() {
+        [] => {}
+        [one] => {
+            out.insert("type".into(), json!(one));
         }
-        Some(Value::Array(kinds)) => {
-            let kinds: Vec<&str> = kinds.iter().filter_map(Value::as_str).collect();
-            nullable |= kinds.contains(&"null");
-            let real: Vec<&str> = kinds.into_iter().filter(|k| *k != "null").collect();
-            match real.as_slice() {
-                [] => {}
-                [one] => {
-                    out.insert("type".into(), json!(one));
-                }
-                many => {
-                    let options: Vec<Value> = many.iter().map(|k| json!({"type": k})).collect();
-                    out.insert("anyOf".into(), Value::Array(options));
+        // Several types: one option per type, each with the keywords that apply to it.
+        many => {
+            let options: Vec<Value> = many
+                .iter()
+                .map(|kind| {
+                    let mut single = object.clone();
+                    single.insert("type".into(), json!(kind));
+                    single.remove("nullable");
+                    Value::Object(convert(&Value::Object(single), root, ref_depth))
+                })
+                .collect();
+            let mut union = Map::new();
+            for key in ["title", "description"] {
+                if let Some(value) = object.get(key).filter(|v| v.is_string()) {
+                    union.insert(key.into(), value.clone());
                 }
             }
+            union.insert("anyOf".into(), Value::Array(options));
+            if nullable {
+                union.insert("nullable".into(), json!(true));
+            }
+            return union;
         }
-        _ => {}
     }
     // `anyOf` / `oneOf` → `anyOf`; a `null` option becomes `nullable`, and a single remaining
     // option is inlined.

@@ -14,6 +14,8 @@ pub struct GeminiStreamDecoder {
     /// The response id once the first chunk named it (or one made up for it).
     response_id: Option<String>,
     calls: usize,
+    /// Whether text has been streamed since the last thought or call.
+    in_text: bool,
     finished: bool,
     last_usage: Option<Usage>,
 }
@@ -29,6 +31,7 @@ impl GeminiStreamDecoder {
         GeminiStreamDecoder {
             response_id: None,
             calls: 0,
+            in_text: false,
             finished: false,
             last_usage: None,
         }
@@ -37,11 +40,23 @@ impl GeminiStreamDecoder {
     fn parts(&mut self, parts: &[Value], out: &mut Vec<StreamEvent>) {
         for part in parts {
             let (kind, signature) = read_part(part);
-            let is_thought = matches!(kind, Part::Thought(_));
-            // A signature on a text or call part belongs before it: it closes the thinking.
-            if !is_thought && let Some(signature) = signature.clone() {
+            // A signature on a call, or on the text right after thinking, belongs before that
+            // part: it closes the thinking. One arriving after text has begun (Gemini's
+            // optional text signature, often on a trailing empty part) would split the
+            // client's text block, and Gemini does not require it back: it is dropped.
+            let closes_thinking = match kind {
+                Part::Call { .. } => true,
+                Part::Text(_) | Part::Other => !self.in_text,
+                Part::Thought(_) => false,
+            };
+            if closes_thinking && let Some(signature) = signature.clone() {
                 out.push(StreamEvent::ThinkingSignature { signature });
             }
+            self.in_text = match kind {
+                Part::Text(text) => self.in_text || !text.is_empty(),
+                Part::Thought(_) | Part::Call { .. } => false,
+                Part::Other => self.in_text,
+            };
             match kind {
                 Part::Thought(text) => {
                     if !text.is_empty() {
