@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 //! OpenAI chat translation: recorded client requests, upstream responses and streams decoded and
 //! snapshotted; encode∘decode round trips; the stream encoder read back by the stream decoder.
 
@@ -65,12 +70,11 @@ fn recorded_clients_survive_the_round_trip_verbatim() {
         let original = json_of(&openai(name, "json"));
         let request = decode_request(&openai(name, "json")).unwrap();
         let encoded = json_of(&encode_request(&request, OpenAiQuirks::default()).unwrap());
-        assert_eq!(encoded["messages"], original["messages"], "{name}: messages");
         assert_eq!(
-            encoded.get("tools"),
-            original.get("tools"),
-            "{name}: tools"
+            encoded["messages"], original["messages"],
+            "{name}: messages"
         );
+        assert_eq!(encoded.get("tools"), original.get("tools"), "{name}: tools");
         for key in ["model", "stream"] {
             assert_eq!(encoded.get(key), original.get(key), "{name}: {key}");
         }
@@ -160,9 +164,15 @@ fn mistral_gets_nine_character_tool_ids_consistently() {
 fn bad_requests_name_the_field() {
     let cases = [
         ("not json", "{"),
-        ("no model", r#"{"messages":[{"role":"user","content":"hi"}]}"#),
+        (
+            "no model",
+            r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
         ("empty messages", r#"{"model":"m","messages":[]}"#),
-        ("bad role", r#"{"model":"m","messages":[{"role":"robot","content":"hi"}]}"#),
+        (
+            "bad role",
+            r#"{"model":"m","messages":[{"role":"robot","content":"hi"}]}"#,
+        ),
         (
             "bad part",
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"video"}]}]}"#,
@@ -358,9 +368,7 @@ fn encoder_writes_openai_chunks() {
             id: "msg_01XYZ".into(),
             model: "claude-upstream".into(),
         },
-        StreamEvent::ThinkingDelta {
-            text: "hmm".into(),
-        },
+        StreamEvent::ThinkingDelta { text: "hmm".into() },
         StreamEvent::TextDelta {
             text: "Grüß".into(),
         },
@@ -441,7 +449,10 @@ fn encoder_without_usage_failure_and_keepalive() {
         },
         &mut out,
     );
-    encoder.fail(&StreamError::new("overloaded", "upstream went away"), &mut out);
+    encoder.fail(
+        &StreamError::new("overloaded", "upstream went away"),
+        &mut out,
+    );
     encoder.finish(&mut out);
     let text = String::from_utf8(out.to_vec()).unwrap();
     let last = text.trim_end().rsplit("\n\n").next().unwrap();
