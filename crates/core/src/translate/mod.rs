@@ -10,6 +10,8 @@
 
 pub mod anthropic;
 pub mod canonical;
+pub mod gemini;
+pub mod openai_chat;
 pub mod responses;
 
 pub use canonical::{
