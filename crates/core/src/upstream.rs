@@ -123,7 +123,8 @@ impl LiveProvider {
 }
 
 /// Mistral wants 9-character tool-call ids; DeepSeek and Kimi want their reasoning back on
-/// tool-call turns. Known by preset, or by host for providers configured by hand.
+/// tool-call turns; OpenAI wants `max_completion_tokens`. Known by preset, or by host for
+/// providers configured by hand.
 fn quirks_of(config: &ProviderConfig) -> OpenAiQuirks {
     let host = reqwest::Url::parse(&config.base_url)
         .ok()
@@ -137,6 +138,7 @@ fn quirks_of(config: &ProviderConfig) -> OpenAiQuirks {
         reasoning_content: is("deepseek", "deepseek.com")
             || is("moonshot", "moonshot.ai")
             || is("moonshot", "moonshot.cn"),
+        max_completion_tokens: is("openai", "api.openai.com"),
     }
 }
 
@@ -302,5 +304,77 @@ pub fn status_error(
         error_type: error.and_then(|e| text(e.get("type"))),
         code: error.and_then(|e| text(e.get("code"))),
         retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(preset: Option<&'static str>, api: Api, base_url: &str) -> LiveProvider {
+        LiveProvider::new(ProviderConfig {
+            name: "p".into(),
+            preset,
+            api,
+            base_url: base_url.into(),
+            auth: api.auth(),
+            api_key_ref: None,
+            api_key: Some(secrecy::SecretString::from("sk-test")),
+            model_prefix: None,
+            headers: Vec::new(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn urls_and_auth_follow_the_api() {
+        let anthropic = provider(None, Api::Anthropic, "https://api.anthropic.com");
+        assert_eq!(
+            anthropic.chat_url("m", true).map(|u| u.to_string()).ok(),
+            Some("https://api.anthropic.com/v1/messages".into())
+        );
+        assert_eq!(
+            anthropic.count_tokens_url.as_str(),
+            "https://api.anthropic.com/v1/messages/count_tokens"
+        );
+        assert!(anthropic.fixed_headers.contains_key("x-api-key"));
+        // A base URL that already ends in /v1 does not get a second one.
+        let kimi = provider(None, Api::Anthropic, "https://example.com/anthropic/v1");
+        assert_eq!(
+            kimi.chat_url("m", false).map(|u| u.to_string()).ok(),
+            Some("https://example.com/anthropic/v1/messages".into())
+        );
+        let gemini = provider(None, Api::Gemini, "https://g.example/v1beta");
+        assert_eq!(
+            gemini
+                .chat_url("gemini-2.5-flash", true)
+                .map(|u| u.to_string())
+                .ok(),
+            Some(
+                "https://g.example/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                    .into()
+            )
+        );
+        assert!(gemini.fixed_headers.contains_key("x-goog-api-key"));
+        let headers = upstream_headers(&HeaderMap::new(), &anthropic, true);
+        assert_eq!(headers["anthropic-version"], ANTHROPIC_VERSION);
+        let mut client = HeaderMap::new();
+        client.insert("anthropic-beta", HeaderValue::from_static("x"));
+        assert!(!upstream_headers(&client, &gemini, true).contains_key("anthropic-beta"));
+        assert!(upstream_headers(&client, &anthropic, true).contains_key("anthropic-beta"));
+    }
+
+    #[test]
+    fn quirks_come_from_the_preset_or_the_host() {
+        let quirks = |preset, url| provider(preset, Api::OpenAi, url).quirks;
+        assert!(quirks(Some("mistral"), "https://api.mistral.ai/v1").short_tool_ids);
+        assert!(quirks(None, "https://eu.api.mistral.ai/v1").short_tool_ids);
+        assert!(quirks(None, "https://api.deepseek.com/v1").reasoning_content);
+        assert!(quirks(Some("moonshot"), "https://api.moonshot.ai/v1").reasoning_content);
+        assert!(quirks(Some("openai"), "https://api.openai.com/v1").max_completion_tokens);
+        assert_eq!(
+            quirks(None, "https://notmistral.ai.example/v1"),
+            OpenAiQuirks::default()
+        );
     }
 }

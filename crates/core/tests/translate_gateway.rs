@@ -470,3 +470,70 @@ async fn anthropic_clients_get_anthropic_shapes_for_models_and_errors() {
     assert_eq!(error["error"]["type"], "not_found_error");
     assert!(error["error"]["message"].as_str().unwrap().contains("nope"));
 }
+
+#[tokio::test]
+async fn an_openai_tool_round_trip_reaches_anthropic_and_gemini() {
+    let s = setup().await;
+    for model in ["claude-x", "gemini-x"] {
+        let user = json!({"role": "user", "content": "weather in Paris?"});
+        let first = json!({"model": model, "tools": weather_tool_openai(), "messages": [user]});
+        let text = s
+            .post("/v1/chat/completions", &first)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let message = &answer["choices"][0]["message"];
+        let call = &message["tool_calls"][0];
+        assert_eq!(call["function"]["name"], "get_weather", "{model}: {text}");
+        let second = json!({"model": model, "tools": weather_tool_openai(), "messages": [
+            user,
+            {"role": "assistant", "content": null, "tool_calls": message["tool_calls"]},
+            {"role": "tool", "tool_call_id": call["id"], "content": "18 °C and sunny"},
+        ]});
+        let response = s
+            .post("/v1/chat/completions", &second)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "{model}: {text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let content = answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(content.contains("18 °C and sunny"), "{model}: {content}");
+        assert_eq!(answer["choices"][0]["finish_reason"], "stop", "{model}");
+    }
+}
+
+#[tokio::test]
+async fn anthropic_clients_without_the_client_token_get_an_anthropic_401() {
+    let s = common::setup_with("", |config| {
+        config.server.client_token = Some("client-token-for-tests".to_string().into());
+    })
+    .await;
+    let body = json!({"model": "gpt-4o-mini", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let refused = s
+        .post("/v1/messages", &body)
+        .header("x-api-key", "wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let error: Value = serde_json::from_str(&refused.text().await.unwrap()).unwrap();
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error"]["type"], "authentication_error");
+    let accepted = s
+        .post("/v1/messages", &body)
+        .header("x-api-key", "client-token-for-tests")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+}
