@@ -33,7 +33,7 @@ pub fn watch(
         Duration::from_millis(250),
         move |events: DebounceEventResult| match events {
             Ok(events) if events.iter().any(|e| e.path == file) => {
-                let Ok(text) = std::fs::read_to_string(&file) else {
+                let Some(text) = read_settled(&file) else {
                     return; // mid-replace, or removed: the next event brings the new file
                 };
                 if last_text.as_deref() == Some(text.as_str()) {
@@ -58,6 +58,21 @@ pub fn watch(
     Ok(ConfigWatcher {
         _debouncer: debouncer,
     })
+}
+
+/// The file's text once it stops changing: a save that truncates and then writes can be seen
+/// half done (even empty), and must not be loaded as the new config.
+fn read_settled(file: &Path) -> Option<String> {
+    let mut text = std::fs::read_to_string(file).ok()?;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(25));
+        let again = std::fs::read_to_string(file).ok()?;
+        if again == text {
+            return Some(text);
+        }
+        text = again;
+    }
+    Some(text)
 }
 
 #[cfg(test)]
