@@ -82,7 +82,12 @@ impl Setup {
 
 /// A temporary HOME with a working directory `work` holding the [`TOOL_FILE`].
 fn client_home() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
-    let home = tempfile::tempdir().context("creating the client's HOME")?;
+    client_home_in(&std::env::temp_dir())
+}
+
+/// [`client_home`] under `parent`.
+fn client_home_in(parent: &Path) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let home = tempfile::tempdir_in(parent).context("creating the client's HOME")?;
     let work = home.path().join("work");
     std::fs::create_dir_all(&work).context("creating the client's working dir")?;
     std::fs::write(work.join(TOOL_FILE), format!("{MARKER}\n")).context("writing the tool file")?;
@@ -269,7 +274,10 @@ async fn codex(kind: Upstream, test: &str) -> Result<()> {
         return Ok(());
     };
     let setup = Setup::start().await?;
-    let (home, work) = client_home()?;
+    // Not under /tmp: Codex refuses to create its sandbox helper (`codex-linux-sandbox`, an alias
+    // of itself in CODEX_HOME) under the system temporary directory, and without it every
+    // sandboxed command fails with `bwrap: execvp codex-linux-sandbox: No such file or directory`.
+    let (home, work) = client_home_in(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
     let codex_home = home.path().join(".codex");
     std::fs::create_dir_all(&codex_home)?;
     std::fs::write(
@@ -295,6 +303,12 @@ stream_max_retries = 0
     )?;
     let bin = home.path().join("bin");
     write_script(&bin.join(TOOL_FILE), &format!("#!/bin/sh\necho {MARKER}\n"))?;
+    // Codex runs commands in a login shell (`bash -lc`), and Debian's /etc/profile resets PATH;
+    // the user's profile, read after it, puts the `Paris` command back.
+    std::fs::write(
+        home.path().join(".bash_profile"),
+        format!("export PATH=\"{}:$PATH\"\n", bin.display()),
+    )?;
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -351,25 +365,24 @@ stream_max_retries = 0
     c.check(tool_results.iter().any(|t| !t.trim().is_empty()), || {
         "no upstream request carried a (non-empty) tool result".to_owned()
     });
-    // The marker only appears if the sandbox let the command run; report, do not fail, if not.
+    // The command's output, through Codex's read-only sandbox, back upstream and back to Codex.
     let ran = tool_results.iter().any(|t| t.contains(MARKER));
-    c.check(!ran || printed.contains(MARKER), || {
+    c.check(ran, || {
         format!(
-            "the tool output reached the upstream but the last message {printed:?} lacks {MARKER:?}"
+            "no upstream tool result contains the `Paris` command's output {MARKER:?} (did the \
+             command run? a sandbox failure shows up in the tool result above)"
         )
+    });
+    c.check(printed.contains(MARKER), || {
+        format!("codex's last message {printed:?} does not quote {MARKER:?}")
     });
     c.finish(|| format!("Codex CLI:\n{}", setup.context(&output, &requests)))?;
     println!(
-        "codex → {kind:?}: printed {:?}; {} generation request(s); first of {} tools: {:?}; the command {}",
+        "codex → {kind:?}: printed {:?}; {} generation request(s); first of {} tools: {:?}",
         clip(printed.trim(), 100),
         gens.len(),
         declared.len(),
         declared.first(),
-        if ran {
-            "ran (marker came back)"
-        } else {
-            "did not run in the sandbox (its error came back)"
-        }
     );
     setup.gateway.shutdown().await
 }
