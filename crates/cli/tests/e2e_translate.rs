@@ -35,6 +35,8 @@
     reason = "shared with e2e_clients.rs; each test binary uses a part"
 )]
 mod harness;
+#[path = "e2e/sdk_report.rs"]
+mod sdk_report;
 #[path = "e2e/upstreams.rs"]
 mod upstreams;
 
@@ -591,137 +593,11 @@ async fn sdk(kind: Upstream, test: &str, sdk: &str, python_var: &str) -> Result<
         .with_context(|| format!("sdk_tools.py printed no JSON.\n{}", context()))?;
 
     let mut c = Checks::default();
-    check_sdk_report(&mut c, kind, &report, &requests);
+    sdk_report::check(&mut c, kind, &report, &requests);
     c.finish(context)?;
     println!(
         "{sdk} SDK {} → {kind:?}: text, streamed tool call and tool result ok",
         report["sdk_version"]
     );
     setup.gateway.shutdown().await
-}
-
-fn check_sdk_report(c: &mut Checks, kind: Upstream, report: &Value, requests: &[RecordedRequest]) {
-    let anthropic = report["sdk"] == "anthropic";
-    let mut steps = vec!["text", "tool_call", "tool_result"];
-    if anthropic {
-        steps.push("count_tokens");
-    }
-    for step in &steps {
-        let error = &report[*step]["error"];
-        c.check(error.is_null(), || {
-            format!("{step}: the SDK raised {error}")
-        });
-    }
-    let prompt = |step: &str| {
-        report["prompts"][step]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let tool_result_text = report["tool_result_text"].as_str().unwrap_or("<missing>");
-    let marker = tool_result_text
-        .split(':')
-        .next()
-        .unwrap_or(tool_result_text);
-    // How each SDK says why a turn ended.
-    let ended = |step: &str| -> Value {
-        if anthropic {
-            report[step]["stop_reason"].clone()
-        } else {
-            report[step]["finish_reasons"].clone()
-        }
-    };
-    let (stop, tool_use) = if anthropic {
-        (serde_json::json!("end_turn"), serde_json::json!("tool_use"))
-    } else {
-        (
-            serde_json::json!(["stop"]),
-            serde_json::json!(["tool_calls"]),
-        )
-    };
-
-    let text = &report["text"];
-    c.eq(
-        "text.content",
-        text["content"].as_str(),
-        Some(format!("Mock reply to: {}", prompt("text")).as_str()),
-    );
-    c.eq("text: end", ended("text"), stop.clone());
-    if !anthropic {
-        c.eq(
-            "text: chunks with usage (include_usage)",
-            text["usages"].as_array().map(Vec::len),
-            Some(1),
-        );
-    }
-
-    let calls = report["tool_call"]["tool_calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    c.eq("tool_call: number of tool calls", calls.len(), 1);
-    c.eq("tool_call: end", ended("tool_call"), tool_use);
-    if let Some(call) = calls.first() {
-        c.eq("tool_call.name", call["name"].as_str(), Some("get_weather"));
-        c.check(call["id"].as_str().is_some_and(|id| !id.is_empty()), || {
-            format!("tool_call: no id in {call}")
-        });
-        c.eq(
-            "tool_call.arguments",
-            &call["arguments_json"],
-            &serde_json::json!({"city": "Paris"}),
-        );
-    }
-    let final_text = report["tool_result"]["content"]
-        .as_str()
-        .unwrap_or_default();
-    c.check(
-        final_text.starts_with("Mock reply to tool result:") && final_text.contains(marker),
-        || format!("tool_result: the final answer {final_text:?} does not quote {marker:?}"),
-    );
-    c.eq("tool_result: end", ended("tool_result"), stop);
-    if anthropic {
-        c.check(
-            report["count_tokens"]["input_tokens"]
-                .as_u64()
-                .is_some_and(|n| n > 0),
-            || format!("count_tokens: {}", report["count_tokens"]),
-        );
-    }
-
-    // Upstream: three streamed generations (text, tool call, tool result), keys and models right.
-    let client_key = report["client_api_key"].as_str().unwrap_or("sk-e2e-sdk");
-    let gens = kind.generations(requests);
-    kind.check_requests(c, &gens, &[client_key]);
-    for r in requests {
-        c.check(
-            !r.headers.iter().any(|(_, v)| v.contains(client_key)) && !r.path.contains(client_key),
-            || {
-                format!(
-                    "{} {}: the client's key reached the upstream",
-                    r.method, r.path
-                )
-            },
-        );
-    }
-    c.eq("number of upstream generation requests", gens.len(), 3);
-    c.check(gens.iter().all(|r| kind.is_stream(r)), || {
-        "every client stream must be streamed upstream too".to_owned()
-    });
-    c.check(
-        gens.first().is_some_and(|r| {
-            kind.last_user_text(r) == Some(prompt("text")) && kind.declared_tools(r).is_empty()
-        }),
-        || "upstream #0 is not the text prompt without tools".to_owned(),
-    );
-    c.check(
-        gens.get(1)
-            .is_some_and(|r| kind.declared_tools(r) == ["get_weather"]),
-        || format!("upstream #1 did not declare exactly `get_weather` ({kind:?} shape)"),
-    );
-    c.check(
-        gens.get(2)
-            .is_some_and(|r| kind.tool_results(r).iter().any(|t| t.contains(marker))),
-        || format!("upstream #2 carried no tool result containing {marker:?}"),
-    );
 }
