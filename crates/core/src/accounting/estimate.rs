@@ -1,7 +1,7 @@
 //! Token estimates for requests whose provider never reported usage (stream cut, client
 //! disconnect, a provider that never reports): a BPE count of what was sent and received.
 //!
-//! The tokenizer is OpenAI's `o200k_base`, from `bpe-openai`: its vocabulary is compiled into the
+//! The tokenizer is OpenAI's `o200k_base` (crate `switchboard-tokenizer`): its vocabulary is compiled into the
 //! binary (no download at run time) and loaded on first use, and its counting is linear in the
 //! input, so a huge or hostile body cannot stall or crash the accounting path. Other providers'
 //! models use other vocabularies, so every count here is an estimate and is stored as one,
@@ -48,7 +48,7 @@ pub enum ResponseCapture {
 
 /// Raw BPE count of `text`.
 pub fn count(text: &str) -> u64 {
-    bpe_openai::o200k_base().count(text) as u64
+    switchboard_tokenizer::count(text)
 }
 
 /// Estimated tokens of an OpenAI chat-completions (or embeddings) request body: message contents

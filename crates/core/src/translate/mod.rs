@@ -8,7 +8,11 @@
 //! | `gemini` | encode (upstream) | decode | decoder |
 //! | `responses` | decode (client) | encode | encoder |
 
+pub mod anthropic;
 pub mod canonical;
+pub mod gemini;
+pub mod openai_chat;
+pub mod responses;
 
 pub use canonical::{
     Block, ChatRequest, ChatResponse, Dialect, FinishReason, ImageSource, Message, Reasoning, Role,
