@@ -1,5 +1,5 @@
 //! `GatewayError`: every way a proxied request can fail, with its HTTP status, its cause, and
-//! whether a retry may help. Rendered in the client's dialect (OpenAI shape for now).
+//! whether a retry may help. Rendered in the client's dialect (OpenAI's shape, or Anthropic's).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -152,18 +152,44 @@ impl GatewayError {
     }
 }
 
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status(), axum::Json(self.openai_body())).into_response();
+impl GatewayError {
+    /// The error as the client's dialect shapes it: Anthropic clients get Anthropic's error
+    /// object, everyone else OpenAI's.
+    pub fn into_dialect_response(self, dialect: crate::translate::Dialect) -> Response {
+        if dialect != crate::translate::Dialect::Anthropic {
+            return self.into_response();
+        }
+        let body = crate::translate::anthropic::error_body(self.status(), &self.to_string());
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+        self.add_retry_after(&mut response);
+        response
+    }
+
+    fn add_retry_after(&self, response: &mut Response) {
         if let GatewayError::Upstream {
             retry_after: Some(value),
             ..
-        } = &self
+        } = self
         {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, value.clone());
         }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.openai_body())).into_response();
+        self.add_retry_after(&mut response);
         response
     }
 }

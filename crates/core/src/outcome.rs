@@ -55,6 +55,12 @@ impl Drop for CaptureReservation {
 pub enum Endpoint {
     ChatCompletions,
     Embeddings,
+    /// Anthropic messages.
+    Messages,
+    /// Anthropic `count_tokens`.
+    CountTokens,
+    /// OpenAI responses.
+    Responses,
 }
 
 impl Endpoint {
@@ -62,6 +68,19 @@ impl Endpoint {
         match self {
             Endpoint::ChatCompletions => "/v1/chat/completions",
             Endpoint::Embeddings => "/v1/embeddings",
+            Endpoint::Messages => "/v1/messages",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::Responses => "/v1/responses",
+        }
+    }
+
+    /// The dialect clients of this endpoint speak.
+    pub fn dialect(self) -> crate::translate::Dialect {
+        use crate::translate::Dialect;
+        match self {
+            Endpoint::ChatCompletions | Endpoint::Embeddings => Dialect::OpenAiChat,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::Responses => Dialect::Responses,
         }
     }
 }

@@ -7,8 +7,12 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use secrecy::ExposeSecret;
 
-use crate::config::{AuthStyle, ProviderConfig, Timeouts};
+use crate::config::{Api, AuthStyle, ProviderConfig, Timeouts};
 use crate::error::GatewayError;
+use crate::translate::openai_chat::OpenAiQuirks;
+
+/// The Anthropic API version sent when the client named none.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// One shared, pooled client per live state (DESIGN §4.1). Timeouts other than connect are
 /// applied per phase by the proxy, since a whole-request timeout would cut long streams.
@@ -25,10 +29,16 @@ pub fn build_client(timeouts: &Timeouts) -> Result<reqwest::Client, reqwest::Err
 #[derive(Debug)]
 pub struct LiveProvider {
     pub config: ProviderConfig,
-    pub chat_url: reqwest::Url,
+    /// OpenAI `…/chat/completions`, Anthropic `…/v1/messages`; Gemini's URL names the model,
+    /// see [`LiveProvider::chat_url`].
+    chat_url: reqwest::Url,
+    /// OpenAI `…/embeddings`, Anthropic `…/v1/messages/count_tokens`.
     pub embeddings_url: reqwest::Url,
+    pub count_tokens_url: reqwest::Url,
     /// Auth and configured extra headers, applied after the client's forwarded headers.
     pub fixed_headers: HeaderMap,
+    /// Vendor quirks of OpenAI-compatible providers, known from the preset or the host.
+    pub quirks: OpenAiQuirks,
 }
 
 impl LiveProvider {
@@ -38,8 +48,14 @@ impl LiveProvider {
                 .map_err(|e| format!("provider `{}`: bad base_url: {e}", config.name))
         };
         let mut fixed_headers = HeaderMap::new();
-        if let (AuthStyle::Bearer, Some(key)) = (config.auth, &config.api_key) {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+        let auth = match config.auth {
+            AuthStyle::Bearer => Some((header::AUTHORIZATION, "Bearer ")),
+            AuthStyle::XApiKey => Some((HeaderName::from_static("x-api-key"), "")),
+            AuthStyle::GoogApiKey => Some((HeaderName::from_static("x-goog-api-key"), "")),
+            AuthStyle::None => None,
+        };
+        if let (Some((name, scheme)), Some(key)) = (auth, &config.api_key) {
+            let mut value = HeaderValue::from_str(&format!("{scheme}{}", key.expose_secret()))
                 .map_err(|_| {
                     format!(
                         "provider `{}`: the api key contains characters that cannot be sent in an HTTP header",
@@ -47,7 +63,7 @@ impl LiveProvider {
                     )
                 })?;
             value.set_sensitive(true);
-            fixed_headers.insert(header::AUTHORIZATION, value);
+            fixed_headers.insert(name, value);
         }
         for (name, value) in &config.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -56,12 +72,73 @@ impl LiveProvider {
                 .map_err(|e| format!("provider `{}`: header `{name}`: {e}", config.name))?;
             fixed_headers.insert(name, value);
         }
+        // Anthropic base URLs are the SDK's (`https://api.anthropic.com`); one that already ends
+        // in `/v1` is accepted too.
+        let anthropic_v1 = if config.base_url.ends_with("/v1") {
+            ""
+        } else {
+            "/v1"
+        };
+        let (chat_url, embeddings_url, count_tokens_url) = match config.api {
+            Api::OpenAi | Api::Gemini => (
+                url("/chat/completions")?,
+                url("/embeddings")?,
+                url("/messages/count_tokens")?,
+            ),
+            Api::Anthropic => (
+                url(&format!("{anthropic_v1}/messages"))?,
+                url("/embeddings")?,
+                url(&format!("{anthropic_v1}/messages/count_tokens"))?,
+            ),
+        };
         Ok(LiveProvider {
-            chat_url: url("/chat/completions")?,
-            embeddings_url: url("/embeddings")?,
+            chat_url,
+            embeddings_url,
+            count_tokens_url,
+            quirks: quirks_of(&config),
             config,
             fixed_headers,
         })
+    }
+
+    /// Where a chat request for `upstream_model` goes.
+    pub fn chat_url(
+        &self,
+        upstream_model: &str,
+        stream: bool,
+    ) -> Result<reqwest::Url, GatewayError> {
+        match self.config.api {
+            Api::OpenAi | Api::Anthropic => Ok(self.chat_url.clone()),
+            Api::Gemini => {
+                let path = crate::translate::gemini::generate_path(upstream_model, stream);
+                reqwest::Url::parse(&format!("{}/{path}", self.config.base_url)).map_err(|e| {
+                    GatewayError::Internal(format!(
+                        "provider `{}`: cannot build the URL for model `{upstream_model}`: {e}",
+                        self.config.name
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// Mistral wants 9-character tool-call ids; DeepSeek and Kimi want their reasoning back on
+/// tool-call turns; OpenAI wants `max_completion_tokens`. Known by preset, or by host for
+/// providers configured by hand.
+fn quirks_of(config: &ProviderConfig) -> OpenAiQuirks {
+    let host = reqwest::Url::parse(&config.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    let is = |preset: &str, domain: &str| {
+        config.preset == Some(preset) || host == domain || host.ends_with(&format!(".{domain}"))
+    };
+    OpenAiQuirks {
+        short_tool_ids: is("mistral", "mistral.ai"),
+        reasoning_content: is("deepseek", "deepseek.com")
+            || is("moonshot", "moonshot.ai")
+            || is("moonshot", "moonshot.cn"),
+        max_completion_tokens: is("openai", "api.openai.com"),
     }
 }
 
@@ -106,6 +183,7 @@ fn is_dropped(name: &HeaderName, connection_listed: &[String]) -> bool {
 
 /// The headers to send upstream: the client's end-to-end headers, then ours.
 pub fn upstream_headers(client: &HeaderMap, provider: &LiveProvider, stream: bool) -> HeaderMap {
+    let anthropic = provider.config.api == Api::Anthropic;
     // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
     let connection_listed: Vec<String> = client
         .get_all(header::CONNECTION)
@@ -116,9 +194,17 @@ pub fn upstream_headers(client: &HeaderMap, provider: &LiveProvider, stream: boo
         .collect();
     let mut headers = HeaderMap::with_capacity(client.len() + 4);
     for (name, value) in client {
-        if !is_dropped(name, &connection_listed) {
+        // `anthropic-version` / `anthropic-beta` mean something to Anthropic APIs only.
+        let foreign = !anthropic && name.as_str().starts_with("anthropic-");
+        if !foreign && !is_dropped(name, &connection_listed) {
             headers.append(name.clone(), value.clone());
         }
+    }
+    if anthropic && !headers.contains_key("anthropic-version") {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
     }
     headers.insert(
         header::CONTENT_TYPE,
@@ -218,5 +304,77 @@ pub fn status_error(
         error_type: error.and_then(|e| text(e.get("type"))),
         code: error.and_then(|e| text(e.get("code"))),
         retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(preset: Option<&'static str>, api: Api, base_url: &str) -> LiveProvider {
+        LiveProvider::new(ProviderConfig {
+            name: "p".into(),
+            preset,
+            api,
+            base_url: base_url.into(),
+            auth: api.auth(),
+            api_key_ref: None,
+            api_key: Some(secrecy::SecretString::from("sk-test")),
+            model_prefix: None,
+            headers: Vec::new(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn urls_and_auth_follow_the_api() {
+        let anthropic = provider(None, Api::Anthropic, "https://api.anthropic.com");
+        assert_eq!(
+            anthropic.chat_url("m", true).map(|u| u.to_string()).ok(),
+            Some("https://api.anthropic.com/v1/messages".into())
+        );
+        assert_eq!(
+            anthropic.count_tokens_url.as_str(),
+            "https://api.anthropic.com/v1/messages/count_tokens"
+        );
+        assert!(anthropic.fixed_headers.contains_key("x-api-key"));
+        // A base URL that already ends in /v1 does not get a second one.
+        let kimi = provider(None, Api::Anthropic, "https://example.com/anthropic/v1");
+        assert_eq!(
+            kimi.chat_url("m", false).map(|u| u.to_string()).ok(),
+            Some("https://example.com/anthropic/v1/messages".into())
+        );
+        let gemini = provider(None, Api::Gemini, "https://g.example/v1beta");
+        assert_eq!(
+            gemini
+                .chat_url("gemini-2.5-flash", true)
+                .map(|u| u.to_string())
+                .ok(),
+            Some(
+                "https://g.example/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+                    .into()
+            )
+        );
+        assert!(gemini.fixed_headers.contains_key("x-goog-api-key"));
+        let headers = upstream_headers(&HeaderMap::new(), &anthropic, true);
+        assert_eq!(headers["anthropic-version"], ANTHROPIC_VERSION);
+        let mut client = HeaderMap::new();
+        client.insert("anthropic-beta", HeaderValue::from_static("x"));
+        assert!(!upstream_headers(&client, &gemini, true).contains_key("anthropic-beta"));
+        assert!(upstream_headers(&client, &anthropic, true).contains_key("anthropic-beta"));
+    }
+
+    #[test]
+    fn quirks_come_from_the_preset_or_the_host() {
+        let quirks = |preset, url| provider(preset, Api::OpenAi, url).quirks;
+        assert!(quirks(Some("mistral"), "https://api.mistral.ai/v1").short_tool_ids);
+        assert!(quirks(None, "https://eu.api.mistral.ai/v1").short_tool_ids);
+        assert!(quirks(None, "https://api.deepseek.com/v1").reasoning_content);
+        assert!(quirks(Some("moonshot"), "https://api.moonshot.ai/v1").reasoning_content);
+        assert!(quirks(Some("openai"), "https://api.openai.com/v1").max_completion_tokens);
+        assert_eq!(
+            quirks(None, "https://notmistral.ai.example/v1"),
+            OpenAiQuirks::default()
+        );
     }
 }

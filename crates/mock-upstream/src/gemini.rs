@@ -18,8 +18,14 @@ use crate::server::Incoming;
 use crate::synth;
 
 /// The `thoughtSignature` the mock puts on the part after its thoughts; parts sent back with any
-/// other signature are rejected.
+/// other signature are rejected, except Google's documented placeholders below.
 pub const THOUGHT_SIGNATURE: &str = "bW9jay11cHN0cmVhbS10aG91Z2h0LXNpZ25hdHVyZQ==";
+/// What Google documents for replaying function calls that have no signature (history from
+/// another model, or a client that cannot carry one): Gemini accepts these in place of one.
+pub const PLACEHOLDER_SIGNATURES: [&str; 2] = [
+    "skip_thought_signature_validator",
+    "context_engineering_is_the_way_to_go",
+];
 /// Content type of Gemini's JSON replies.
 const JSON_UTF8: &str = "application/json; charset=UTF-8";
 /// Largest prompt the listed models take.

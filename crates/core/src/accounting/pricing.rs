@@ -74,6 +74,7 @@ pub struct ModelInfo {
     /// `None`: the cost of this model is unknown (never read as zero).
     pub price: Option<Price>,
     pub max_input_tokens: Option<u64>,
+    pub max_output_tokens: Option<u64>,
 }
 
 impl ModelInfo {
@@ -81,6 +82,7 @@ impl ModelInfo {
     pub const UNKNOWN: ModelInfo = ModelInfo {
         price: None,
         max_input_tokens: None,
+        max_output_tokens: None,
     };
 }
 
@@ -242,6 +244,7 @@ struct RawEntry {
     litellm_provider: String,
     mode: Option<String>,
     max_input_tokens: Option<u64>,
+    max_output_tokens: Option<u64>,
     input_cost_per_token: Option<f64>,
     output_cost_per_token: Option<f64>,
     cache_read_input_token_cost: Option<f64>,
@@ -277,6 +280,7 @@ impl RawEntry {
         ModelInfo {
             price,
             max_input_tokens: self.max_input_tokens,
+            max_output_tokens: self.max_output_tokens,
         }
     }
 }
@@ -342,6 +346,7 @@ impl PriceTable {
             return ModelInfo {
                 price: Some(Price::FREE),
                 max_input_tokens,
+                max_output_tokens: None,
             };
         }
         let candidates = candidates(preset, provider_name, upstream_model, client_model);

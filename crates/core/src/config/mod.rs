@@ -29,13 +29,29 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 /// The wire API a provider speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
+    /// OpenAI chat completions, spoken by OpenAI and most other vendors.
     OpenAi,
+    /// Anthropic messages (Anthropic, and Anthropic-compatible endpoints such as Kimi's).
+    Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
 }
 
 impl Api {
     pub fn as_str(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
+            Api::Gemini => "gemini",
+        }
+    }
+
+    /// How this API expects its key.
+    pub const fn auth(self) -> AuthStyle {
+        match self {
+            Api::OpenAi => AuthStyle::Bearer,
+            Api::Anthropic => AuthStyle::XApiKey,
+            Api::Gemini => AuthStyle::GoogApiKey,
         }
     }
 }
@@ -45,6 +61,10 @@ impl Api {
 pub enum AuthStyle {
     /// `Authorization: Bearer <key>`
     Bearer,
+    /// `x-api-key: <key>` (Anthropic)
+    XApiKey,
+    /// `x-goog-api-key: <key>` (Gemini)
+    GoogApiKey,
     /// Local providers that take no key.
     None,
 }

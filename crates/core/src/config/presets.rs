@@ -34,12 +34,46 @@ const fn openai_compatible(
     }
 }
 
+/// A provider that speaks its own API (not OpenAI-compatible) and needs a key.
+const fn native(
+    name: &'static str,
+    display_name: &'static str,
+    api: Api,
+    base_url: &'static str,
+    key_env: &'static str,
+) -> Preset {
+    Preset {
+        name,
+        display_name,
+        api,
+        base_url,
+        auth: api.auth(),
+        key_env: Some(key_env),
+    }
+}
+
 pub const PRESETS: &[Preset] = &[
     openai_compatible(
         "openai",
         "OpenAI",
         "https://api.openai.com/v1",
         Some("OPENAI_API_KEY"),
+    ),
+    // Anthropic-API base URLs are what the Anthropic SDK calls its base URL: `/v1/messages` is
+    // appended. Gemini's include the API version: `/models/<id>:generateContent` is appended.
+    native(
+        "anthropic",
+        "Anthropic",
+        Api::Anthropic,
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+    ),
+    native(
+        "gemini",
+        "Google Gemini",
+        Api::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+        "GEMINI_API_KEY",
     ),
     openai_compatible(
         "nvidia",
@@ -82,6 +116,13 @@ pub const PRESETS: &[Preset] = &[
         "Moonshot (Kimi)",
         "https://api.moonshot.ai/v1",
         Some("MOONSHOT_API_KEY"),
+    ),
+    native(
+        "moonshot-anthropic",
+        "Moonshot (Kimi), Anthropic-compatible endpoint",
+        Api::Anthropic,
+        "https://api.moonshot.ai/anthropic",
+        "MOONSHOT_API_KEY",
     ),
     openai_compatible(
         "together",

@@ -264,27 +264,19 @@ fn resolve_provider(
     };
     let api = match &raw.api {
         None => preset.map(|p| p.api).unwrap_or(Api::OpenAi),
-        Some(api) => {
-            match api.get_ref().as_str() {
-                "openai" => Api::OpenAi,
-                other @ ("anthropic" | "gemini") => {
-                    checker.push(
+        Some(api) => match api.get_ref().as_str() {
+            "openai" => Api::OpenAi,
+            "anthropic" => Api::Anthropic,
+            "gemini" => Api::Gemini,
+            other => {
+                checker.push(
                     Some(api.span()),
                     format!("{path}.api"),
-                    format!("api `{other}` is not supported by this version yet; supported: `openai`"),
+                    format!("unknown api `{other}`; known: `openai`, `anthropic`, `gemini`"),
                 );
-                    Api::OpenAi
-                }
-                other => {
-                    checker.push(
-                        Some(api.span()),
-                        format!("{path}.api"),
-                        format!("unknown api `{other}`; known: `openai`, `anthropic`, `gemini`"),
-                    );
-                    Api::OpenAi
-                }
+                Api::OpenAi
             }
-        }
+        },
     };
     let base_url = match (&raw.base_url, preset) {
         (Some(url), _) => check_url(checker, url, &path),
@@ -316,7 +308,7 @@ fn resolve_provider(
         }
         _ => None,
     };
-    let needs_key = preset.is_some_and(|p| p.auth == AuthStyle::Bearer);
+    let needs_key = preset.is_some_and(|p| p.auth != AuthStyle::None);
     if needs_key && raw.api_key.is_none() {
         let key_env = preset.and_then(|p| p.key_env).unwrap_or("API_KEY");
         checker.push(
@@ -359,7 +351,7 @@ fn resolve_provider(
         return None;
     }
     let auth = if raw.api_key.is_some() {
-        AuthStyle::Bearer
+        api.auth()
     } else {
         preset.map(|p| p.auth).unwrap_or(AuthStyle::None)
     };

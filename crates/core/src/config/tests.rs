@@ -127,7 +127,7 @@ provider = "a"
             "server (line 3): unknown field `colour`, expected one of `listen`, `client_token`, `allowed_hosts`, `allowed_origins`, `default_provider`, `max_request_bytes`",
             "providers.`a`.base_url (line 6): `ftp://x` is not an http(s) URL; write e.g. \"https://api.example.com/v1\"",
             "providers.`b` (line 8): missing `base_url`",
-            "providers.`b`.preset (line 9): unknown preset `nvidai`; known: `openai`, `nvidia`, `groq`, `siliconflow`, `mistral`, `openrouter`, `deepseek`, `moonshot`, `together`, `ollama`, `lmstudio`",
+            "providers.`b`.preset (line 9): unknown preset `nvidai`; known: `openai`, `anthropic`, `gemini`, `nvidia`, `groq`, `siliconflow`, `mistral`, `openrouter`, `deepseek`, `moonshot`, `moonshot-anthropic`, `together`, `ollama`, `lmstudio`",
             "models.`m1`.provider (line 12): unknown provider `zzz`; known: `a`, `b`",
         ]
     );

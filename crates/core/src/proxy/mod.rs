@@ -1,10 +1,14 @@
-//! The proxy path for JSON endpoints (chat completions, embeddings): parse just enough to route,
-//! rewrite the model, send upstream with the provider's key, and answer — streamed or whole.
+//! The proxy path for JSON endpoints: parse just enough to route, then either pass the request
+//! through to a provider of the client's own dialect (rewriting only `model`) or translate it
+//! through the canonical model; send it with the provider's key, and answer — streamed or whole.
 //! Everything before the first byte reaches the client returns a `GatewayError`, so retries and
 //! fallbacks can wrap `send` without touching the rest.
 
+mod count_tokens;
+mod passthrough;
 mod request;
 mod stream;
+mod translated;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +17,17 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
+use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use tokio::time::Instant;
 
+use crate::config::Api;
 use crate::error::GatewayError;
 use crate::outcome::{Endpoint, OutcomeStatus, RequestRecorder};
+use crate::routing::Route;
 use crate::server::LiveState;
 use crate::upstream::{self, LiveProvider};
-use crate::usage;
 
 pub use request::ClientBody;
 pub use stream::{EventInfo, inspect};
@@ -48,7 +53,7 @@ pub async fn forward(
                 _ => OutcomeStatus::GatewayError,
             };
             recorder.finish_err(status, err.status().as_u16(), err.to_string());
-            axum::response::IntoResponse::into_response(err)
+            err.into_dialect_response(endpoint.dialect())
         }
     };
     if let Some(id) = request_id {
@@ -59,6 +64,18 @@ pub async fn forward(
     response
 }
 
+/// What every path needs to know about one routed request.
+struct Call<'a> {
+    live: &'a LiveState,
+    endpoint: Endpoint,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    request: ClientBody,
+    route: Route,
+    provider: &'a LiveProvider,
+    stream: bool,
+}
+
 async fn forward_inner(
     live: &Arc<LiveState>,
     endpoint: Endpoint,
@@ -66,8 +83,8 @@ async fn forward_inner(
     body: &[u8],
     recorder: &mut RequestRecorder,
 ) -> Result<Response, GatewayError> {
-    let mut request = ClientBody::parse(body)?;
-    let stream = request.stream && endpoint == Endpoint::ChatCompletions;
+    let request = ClientBody::parse(body)?;
+    let stream = request.stream && endpoint != Endpoint::Embeddings;
     recorder.set_request(&request.model, stream);
     let route = live
         .router
@@ -75,61 +92,86 @@ async fn forward_inner(
         .map_err(|e| GatewayError::UnknownModel(e.to_string()))?;
     let provider = &live.providers[route.provider];
     recorder.set_route(&provider.config.name, &route.upstream_model);
-    request.set_model(&route.upstream_model)?;
-    let hide_usage_chunk = stream && !request.wants_stream_usage();
-    if hide_usage_chunk {
-        request.request_stream_usage()?;
-    }
-    let url = match endpoint {
-        Endpoint::ChatCompletions => &provider.chat_url,
-        Endpoint::Embeddings => &provider.embeddings_url,
+    let call = Call {
+        live,
+        endpoint,
+        headers,
+        body,
+        request,
+        route,
+        provider,
+        stream,
     };
-    let started = Instant::now();
-    let upstream_response = send(live, provider, url, headers, request.to_bytes()?, stream).await?;
-    let timeouts = live.config.timeouts;
-    let mut response_headers = HeaderMap::new();
+    match (endpoint, provider.config.api) {
+        (Endpoint::CountTokens, _) => count_tokens::answer(call, recorder).await,
+        (Endpoint::Embeddings, Api::OpenAi) => passthrough::openai(call, recorder).await,
+        (Endpoint::Embeddings, api) => Err(GatewayError::bad_request(format!(
+            "provider `{}` speaks the {} API, which has no embeddings endpoint Switchboard can use; route `{}` to an OpenAI-compatible provider",
+            provider.config.name,
+            api.as_str(),
+            call.request.model
+        ))),
+        (Endpoint::ChatCompletions, Api::OpenAi) => passthrough::openai(call, recorder).await,
+        (Endpoint::Messages, Api::Anthropic) => passthrough::anthropic(call, recorder).await,
+        _ => translated::answer(call, recorder).await,
+    }
+}
+
+/// The provider's response headers worth passing on, and which provider answered.
+fn response_headers(upstream_response: &reqwest::Response, provider: &LiveProvider) -> HeaderMap {
+    let mut headers = HeaderMap::new();
     for (name, value) in upstream_response.headers() {
         if upstream::is_forwarded_response_header(name) {
-            response_headers.append(name.clone(), value.clone());
+            headers.append(name.clone(), value.clone());
         }
     }
     if let Ok(value) = HeaderValue::from_str(&provider.config.name) {
-        response_headers.insert("x-switchboard-provider", value);
+        headers.insert("x-switchboard-provider", value);
     }
+    headers
+}
 
-    let content_type = upstream_response
+fn content_type(upstream_response: &reqwest::Response) -> String {
+    upstream_response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_owned();
-    if !stream {
-        // A 200 that is not JSON (a captive portal, a proxy's HTML page) is not an answer.
-        if !content_type.is_empty() && !content_type.contains("json") {
-            return Err(GatewayError::UpstreamProtocol(format!(
-                "provider `{}` answered with content type `{content_type}` instead of JSON",
-                provider.config.name
-            )));
-        }
-        let remaining = timeouts.total.saturating_sub(started.elapsed());
-        recorder.first_byte(200);
-        let body = tokio::time::timeout(remaining, read_limited(upstream_response, provider, url))
-            .await
-            .map_err(|_| timeout_error(provider, "timeouts.total", timeouts.total))??;
-        match usage::from_openai_body(&body) {
-            Some(usage) => recorder.set_usage(usage),
-            None => recorder.capture_whole_response(body.clone()),
-        }
-        recorder.finish_ok(200);
-        response_headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        let mut response = Response::new(Body::from(body));
-        *response.headers_mut() = response_headers;
-        return Ok(response);
-    }
+        .to_owned()
+}
 
+/// Reads a whole answer: JSON, within the total timeout and the size limit.
+async fn read_json_answer(
+    live: &LiveState,
+    provider: &LiveProvider,
+    url: &reqwest::Url,
+    upstream_response: reqwest::Response,
+    started: Instant,
+) -> Result<Bytes, GatewayError> {
+    let content_type = content_type(&upstream_response);
+    // A 200 that is not JSON (a captive portal, a proxy's HTML page) is not an answer.
+    if !content_type.is_empty() && !content_type.contains("json") {
+        return Err(GatewayError::UpstreamProtocol(format!(
+            "provider `{}` answered with content type `{content_type}` instead of JSON",
+            provider.config.name
+        )));
+    }
+    let total = live.config.timeouts.total;
+    let remaining = total.saturating_sub(started.elapsed());
+    tokio::time::timeout(remaining, read_limited(upstream_response, provider, url))
+        .await
+        .map_err(|_| timeout_error(provider, "timeouts.total", total))?
+}
+
+/// Frames the provider's stream and waits for its first event: failures until then stay proper
+/// HTTP errors (the 200 is not committed yet).
+async fn first_event(
+    live: &LiveState,
+    provider: &LiveProvider,
+    upstream_response: reqwest::Response,
+    started: Instant,
+) -> Result<(stream::UpstreamEvents, Event), GatewayError> {
+    let content_type = content_type(&upstream_response);
     if !content_type.starts_with("text/event-stream") {
         return Err(GatewayError::UpstreamProtocol(format!(
             "provider `{}` answered a streaming request with content type `{}` instead of `text/event-stream`",
@@ -142,36 +184,37 @@ async fn forward_inner(
         )));
     }
     let mut events = upstream_response.bytes_stream().eventsource().boxed();
-    // Commit the 200 only once the first event is here: earlier failures stay proper HTTP errors.
-    let first_deadline = started + timeouts.first_byte;
-    let first = match tokio::time::timeout_at(first_deadline, events.next()).await {
-        Err(_) => {
-            return Err(timeout_error(
-                provider,
-                "timeouts.first_byte",
-                timeouts.first_byte,
-            ));
-        }
-        Ok(None) => {
-            return Err(GatewayError::UpstreamProtocol(format!(
-                "provider `{}` closed the stream before sending anything",
-                provider.config.name
-            )));
-        }
-        Ok(Some(Err(err))) => {
-            return Err(GatewayError::UpstreamProtocol(format!(
-                "provider `{}` sent a broken stream: {err}",
-                provider.config.name
-            )));
-        }
-        Ok(Some(Ok(event))) => event,
-    };
-    if let Some(message) = inspect(&first.data).error {
+    let first_byte = live.config.timeouts.first_byte;
+    match tokio::time::timeout_at(started + first_byte, events.next()).await {
+        Err(_) => Err(timeout_error(provider, "timeouts.first_byte", first_byte)),
+        Ok(None) => Err(GatewayError::UpstreamProtocol(format!(
+            "provider `{}` closed the stream before sending anything",
+            provider.config.name
+        ))),
+        Ok(Some(Err(err))) => Err(GatewayError::UpstreamProtocol(format!(
+            "provider `{}` sent a broken stream: {err}",
+            provider.config.name
+        ))),
+        Ok(Some(Ok(event))) => Ok((events, event)),
+    }
+}
+
+/// Handles the first event and, unless it is an error, commits the 200 and relays the rest.
+fn start_relay(
+    call: &Call<'_>,
+    events: stream::UpstreamEvents,
+    first: Event,
+    mut handler: stream::EventHandler,
+    mut headers: HeaderMap,
+    recorder: &mut RequestRecorder,
+) -> Result<Response, GatewayError> {
+    let handled = handler.handle(&first, recorder);
+    if let Some(error) = handled.error {
         return Err(GatewayError::Upstream {
             status: StatusCode::BAD_GATEWAY,
             message: format!(
-                "provider `{}` answered with an error: {message}",
-                provider.config.name
+                "provider `{}` answered with an error: {error}",
+                call.provider.config.name
             ),
             error_type: None,
             code: None,
@@ -181,20 +224,30 @@ async fn forward_inner(
     recorder.first_byte(200);
     let relay = stream::Relay {
         events,
-        first,
+        first: handled.out,
+        handler,
         recorder: std::mem::replace(recorder, RequestRecorder::detached()),
-        timeouts,
-        hide_usage_chunk,
-        provider: provider.config.name.clone(),
+        timeouts: call.live.config.timeouts,
+        provider: call.provider.config.name.clone(),
     };
-    response_headers.insert(
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
     );
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     let mut response = Response::new(Body::from_stream(relay.into_stream()));
-    *response.headers_mut() = response_headers;
+    *response.headers_mut() = headers;
     Ok(response)
+}
+
+fn json_response(body: impl Into<Body>, mut headers: HeaderMap) -> Response {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut response = Response::new(body.into());
+    *response.headers_mut() = headers;
+    response
 }
 
 /// Sends the request and waits for the status line; a non-2xx answer becomes an error that keeps

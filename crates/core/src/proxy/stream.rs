@@ -1,7 +1,8 @@
-//! Relaying an OpenAI-style SSE stream to the client: events are framed by `eventsource-stream`,
-//! re-emitted one by one as they arrive (never buffered), and inspected on the way for usage,
-//! completion and errors. Keep-alive comments cover provider silence; a failure after the first
-//! byte becomes one error event and a clean end.
+//! Relaying a provider's SSE stream to the client: events are framed by `eventsource-stream` and
+//! handled one by one as they arrive (never buffered): passed through as sent while a copy is
+//! read for usage, completion and errors, or translated into the client's dialect. Keep-alives
+//! cover provider silence; a failure after the first byte becomes one error event in the
+//! client's dialect and a clean end.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use eventsource_stream::{Event, EventStreamError};
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::config::{Timeouts, seconds};
 use crate::outcome::{OutcomeStatus, RequestRecorder};
+use crate::translate::{StreamDecoder, StreamEncoder, StreamError, StreamEvent};
 use crate::usage::{OpenAiProbe, Usage};
 
 pub type UpstreamEvents =
@@ -92,23 +94,152 @@ pub fn encode(event: &Event) -> Bytes {
     out.freeze()
 }
 
-/// One OpenAI-shaped error event.
-pub fn error_event(message: &str, code: &str) -> Bytes {
-    let body = serde_json::json!({
-        "error": { "message": message, "type": "upstream_error", "param": null, "code": code }
-    });
-    Bytes::from(format!("data: {body}\n\n"))
+/// How the provider's events are read, and whether its bytes reach the client unchanged.
+pub enum Reader {
+    /// OpenAI to an OpenAI client: bytes pass through; a cheap `inspect` reads each event.
+    OpenAi {
+        /// Drop the usage-only chunk: the gateway asked for it, the client did not.
+        hide_usage_chunk: bool,
+    },
+    /// Same dialect on both sides (Anthropic): bytes pass through; a decoder reads a copy.
+    Passthrough(Box<dyn StreamDecoder>),
+    /// Different dialects: the decoder's canonical events are re-encoded for the client.
+    Translate(Box<dyn StreamDecoder>),
 }
 
-const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+/// What one provider event became.
+#[derive(Default)]
+pub struct Handled {
+    /// Bytes for the client, if any.
+    pub out: Option<Bytes>,
+    /// The provider signalled an error (its event still passes through when not translating).
+    pub error: Option<StreamError>,
+    /// Nothing more will come (`[DONE]`).
+    pub done: bool,
+}
+
+/// Reads provider events, feeds usage and captures to the recorder, and renders the client's
+/// bytes. Shared by the first event (checked before the 200 is committed) and the relay.
+pub struct EventHandler {
+    pub reader: Reader,
+    /// The client's dialect: keep-alives and failures, and all output when translating.
+    pub client: Box<dyn StreamEncoder>,
+    pub completed: bool,
+    canonical: Vec<StreamEvent>,
+    buffer: BytesMut,
+}
+
+impl EventHandler {
+    pub fn new(reader: Reader, client: Box<dyn StreamEncoder>) -> EventHandler {
+        EventHandler {
+            reader,
+            client,
+            completed: false,
+            canonical: Vec::new(),
+            buffer: BytesMut::new(),
+        }
+    }
+
+    pub fn handle(&mut self, event: &Event, recorder: &mut RequestRecorder) -> Handled {
+        match &mut self.reader {
+            Reader::OpenAi { hide_usage_chunk } => {
+                let info = inspect(&event.data);
+                match info.usage {
+                    Some(usage) => recorder.set_usage(usage),
+                    None => recorder.capture_stream_event(&event.data),
+                }
+                self.completed |= info.done || info.finished;
+                let hidden = *hide_usage_chunk && info.usage_only;
+                Handled {
+                    out: (!hidden).then(|| encode(event)),
+                    error: info
+                        .error
+                        .map(|message| StreamError::new("upstream_error", message)),
+                    done: info.done,
+                }
+            }
+            Reader::Passthrough(decoder) => {
+                self.canonical.clear();
+                let result = decoder.decode(&event.event, &event.data, &mut self.canonical);
+                self.completed = decoder.is_complete();
+                record_usage(&self.canonical, recorder);
+                recorder.capture_stream_event(&event.data);
+                Handled {
+                    out: Some(encode(event)),
+                    error: result.err(),
+                    done: false,
+                }
+            }
+            Reader::Translate(decoder) => {
+                self.canonical.clear();
+                let result = decoder.decode(&event.event, &event.data, &mut self.canonical);
+                self.completed = decoder.is_complete();
+                record_usage(&self.canonical, recorder);
+                for canonical in self.canonical.drain(..) {
+                    self.client.encode(canonical, &mut self.buffer);
+                }
+                let out = self.take_output(recorder);
+                Handled {
+                    out,
+                    error: result.err(),
+                    done: false,
+                }
+            }
+        }
+    }
+
+    fn translating(&self) -> bool {
+        matches!(self.reader, Reader::Translate(_))
+    }
+
+    /// The encoder's pending bytes; their `data:` lines are kept for an estimate.
+    fn take_output(&mut self, recorder: &mut RequestRecorder) -> Option<Bytes> {
+        if self.buffer.is_empty() {
+            return None;
+        }
+        let out = self.buffer.split().freeze();
+        for line in out.split(|&b| b == b'\n') {
+            if let Some(data) = line.strip_prefix(b"data: ")
+                && let Ok(data) = std::str::from_utf8(data)
+            {
+                recorder.capture_stream_event(data);
+            }
+        }
+        Some(out)
+    }
+
+    /// The end of a complete answer (translating: close what is open).
+    fn finish(&mut self, recorder: &mut RequestRecorder) -> Option<Bytes> {
+        if !self.translating() {
+            return None;
+        }
+        self.client.finish(&mut self.buffer);
+        self.take_output(recorder)
+    }
+
+    /// One error in the client's dialect.
+    fn fail(&mut self, error: &StreamError) -> Bytes {
+        let mut out = BytesMut::new();
+        self.client.fail(error, &mut out);
+        out.freeze()
+    }
+}
+
+fn record_usage(events: &[StreamEvent], recorder: &mut RequestRecorder) {
+    for event in events {
+        if let StreamEvent::Usage { usage } = event {
+            recorder.set_usage(*usage);
+        }
+    }
+}
 
 pub struct Relay {
     pub events: UpstreamEvents,
-    pub first: Event,
+    /// The first event's output, already handled before the 200 was committed.
+    pub first: Option<Bytes>,
+    pub handler: EventHandler,
     pub recorder: RequestRecorder,
     pub timeouts: Timeouts,
-    /// Drop the usage-only chunk: the gateway asked for it, the client did not.
-    pub hide_usage_chunk: bool,
     pub provider: String,
 }
 
@@ -119,75 +250,75 @@ impl Relay {
         let Relay {
             mut events,
             first,
+            mut handler,
             mut recorder,
             timeouts,
-            hide_usage_chunk,
             provider,
         } = self;
         async_stream::stream! {
             let deadline = Instant::now() + timeouts.total;
-            let mut completed = false;
-            let mut pending = Some(first);
+            if let Some(first) = first {
+                yield Ok(first);
+            }
             let mut last_event = Instant::now();
             loop {
-                let event = match pending.take() {
-                    Some(event) => event,
-                    None => {
+                let now = Instant::now();
+                let idle_deadline = last_event + timeouts.idle;
+                let wake = (now + timeouts.keepalive).min(idle_deadline).min(deadline);
+                let event = match tokio::time::timeout_at(wake, events.next()).await {
+                    Ok(Some(Ok(event))) => event,
+                    Ok(None) => break,
+                    Ok(Some(Err(err))) => {
+                        let message = format!("the stream from provider `{provider}` broke off: {}", describe(&err));
+                        recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
+                        yield Ok(handler.fail(&StreamError::new("stream_interrupted", message)));
+                        recorder.report();
+                        return;
+                    }
+                    Err(_) => {
                         let now = Instant::now();
-                        let idle_deadline = last_event + timeouts.idle;
-                        let wake = (now + timeouts.keepalive).min(idle_deadline).min(deadline);
-                        match tokio::time::timeout_at(wake, events.next()).await {
-                            Ok(Some(Ok(event))) => event,
-                            Ok(None) => break,
-                            Ok(Some(Err(err))) => {
-                                let message = format!("the stream from provider `{provider}` broke off: {}", describe(&err));
-                                recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
-                                yield Ok(error_event(&message, "stream_interrupted"));
-                                recorder.report();
-                                return;
-                            }
-                            Err(_) => {
-                                let now = Instant::now();
-                                if now >= deadline || now >= idle_deadline {
-                                    let message = if now >= deadline {
-                                        format!("provider `{provider}` did not finish within {} (`timeouts.total`)", seconds(timeouts.total))
-                                    } else {
-                                        format!("provider `{provider}` sent nothing for {} (`timeouts.idle`)", seconds(timeouts.idle))
-                                    };
-                                    recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
-                                    yield Ok(error_event(&message, "upstream_timeout"));
-                                    recorder.report();
-                                    return;
-                                }
-                                yield Ok(Bytes::from_static(KEEPALIVE));
-                                continue;
-                            }
+                        if now >= deadline || now >= idle_deadline {
+                            let message = if now >= deadline {
+                                format!("provider `{provider}` did not finish within {} (`timeouts.total`)", seconds(timeouts.total))
+                            } else {
+                                format!("provider `{provider}` sent nothing for {} (`timeouts.idle`)", seconds(timeouts.idle))
+                            };
+                            recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
+                            yield Ok(handler.fail(&StreamError::new("upstream_timeout", message)));
+                            recorder.report();
+                            return;
                         }
+                        yield Ok(Bytes::from_static(handler.client.keepalive()));
+                        continue;
                     }
                 };
                 last_event = Instant::now();
-                let info = inspect(&event.data);
-                match info.usage {
-                    Some(usage) => recorder.set_usage(usage),
-                    None => recorder.capture_stream_event(&event.data),
+                let handled = handler.handle(&event, &mut recorder);
+                if let Some(out) = handled.out {
+                    yield Ok(out);
                 }
-                if let Some(error) = &info.error {
-                    recorder.set_error(OutcomeStatus::UpstreamError, format!("provider `{provider}` sent an error in the stream: {error}"));
+                if let Some(error) = handled.error {
+                    let message = format!("provider `{provider}` sent an error in the stream: {error}");
+                    recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
+                    if handler.translating() {
+                        yield Ok(handler.fail(&StreamError::new(error.code, message)));
+                        recorder.report();
+                        return;
+                    }
                 }
-                completed |= info.done || info.finished;
-                if !(hide_usage_chunk && info.usage_only) {
-                    yield Ok(encode(&event));
-                }
-                if info.done {
+                if handled.done {
                     break;
                 }
             }
-            if completed {
+            if handler.completed {
+                if let Some(out) = handler.finish(&mut recorder) {
+                    yield Ok(out);
+                }
                 recorder.finish_ok(200);
             } else {
                 let message = format!("the stream from provider `{provider}` ended before the response was complete");
                 recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
-                yield Ok(error_event(&message, "stream_interrupted"));
+                yield Ok(handler.fail(&StreamError::new("stream_interrupted", message)));
                 recorder.report();
             }
         }

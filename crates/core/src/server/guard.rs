@@ -172,12 +172,18 @@ pub(super) async fn require_client_token(
     if ok {
         next.run(request).await
     } else {
+        // Anthropic clients (`/v1/messages…`) read Anthropic's error shape.
+        let dialect = if request.uri().path().starts_with("/v1/messages") {
+            crate::translate::Dialect::Anthropic
+        } else {
+            crate::translate::Dialect::OpenAiChat
+        };
         GatewayError::Unauthorized(
             "this Switchboard requires its client token: send it as `Authorization: Bearer TOKEN` \
              or `x-api-key: TOKEN` (it is `server.client_token` in the config)"
                 .into(),
         )
-        .into_response()
+        .into_dialect_response(dialect)
     }
 }
 

@@ -23,9 +23,26 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
     .into_response()
 }
 
-/// Every configured client id, in OpenAI's list shape.
-pub(super) async fn models(State(state): State<Arc<AppState>>) -> Response {
+/// Every configured client id, in OpenAI's list shape — or in Anthropic's, for clients that
+/// send `anthropic-version`.
+pub(super) async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let live = state.live.load();
+    if headers.contains_key("anthropic-version") {
+        let data: Vec<_> = live
+            .config
+            .models
+            .keys()
+            .map(|id| {
+                json!({ "type": "model", "id": id, "display_name": id, "created_at": "1970-01-01T00:00:00Z" })
+            })
+            .collect();
+        let first_id = live.config.models.keys().next();
+        let last_id = live.config.models.keys().next_back();
+        return Json(
+            json!({ "data": data, "has_more": false, "first_id": first_id, "last_id": last_id }),
+        )
+        .into_response();
+    }
     let data: Vec<_> = live
         .config
         .models
@@ -43,6 +60,30 @@ pub(super) async fn chat_completions(
     body: Body,
 ) -> Response {
     proxy_json(state, Endpoint::ChatCompletions, headers, body).await
+}
+
+pub(super) async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    proxy_json(state, Endpoint::Messages, headers, body).await
+}
+
+pub(super) async fn count_tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    proxy_json(state, Endpoint::CountTokens, headers, body).await
+}
+
+pub(super) async fn responses(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    proxy_json(state, Endpoint::Responses, headers, body).await
 }
 
 pub(super) async fn embeddings(
@@ -75,7 +116,7 @@ async fn proxy_json(
                 err.status().as_u16(),
                 err.to_string(),
             );
-            return err.into_response();
+            return err.into_dialect_response(endpoint.dialect());
         }
     };
     proxy::forward(live, endpoint, headers, body, recorder).await
@@ -94,7 +135,7 @@ fn is_length_limit(err: &axum::Error) -> bool {
 
 pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
     GatewayError::NotFound(format!(
-        "no such endpoint: {method} {}; Switchboard serves /v1/chat/completions, /v1/embeddings, /v1/models and /health",
+        "no such endpoint: {method} {}; Switchboard serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, /v1/responses, /v1/embeddings, /v1/models and /health",
         uri.path()
     ))
     .into_response()

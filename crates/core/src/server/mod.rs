@@ -269,6 +269,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/chat/completions", post(handlers::chat_completions))
         .route("/v1/embeddings", post(handlers::embeddings))
         .route("/embeddings", post(handlers::embeddings))
+        .route("/v1/messages", post(handlers::messages))
+        .route("/v1/messages/count_tokens", post(handlers::count_tokens))
+        .route("/v1/responses", post(handlers::responses))
+        .route("/responses", post(handlers::responses))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::require_client_token,

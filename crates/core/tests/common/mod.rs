@@ -33,6 +33,17 @@ pub async fn setup_with(extra: &str, adjust: impl FnOnce(&mut Config)) -> Setup 
     start(mock, config).await
 }
 
+/// Like `setup`, with extra config that may name the mock's address (more providers on the same
+/// mock, in other dialects); every provider gets the key `UPSTREAM_KEY`.
+pub async fn setup_for_mock(extra: impl FnOnce(&MockUpstream) -> String) -> Setup {
+    let mock = MockUpstream::start().await.expect("mock upstream starts");
+    let mut config = mock_config(&mock, &extra(&mock));
+    for provider in config.providers.values_mut() {
+        provider.api_key = Some(SecretString::from(UPSTREAM_KEY));
+    }
+    start(mock, config).await
+}
+
 fn mock_config(mock: &MockUpstream, extra: &str) -> Config {
     let toml = format!(
         r#"

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::THOUGHT_SIGNATURE;
+use super::{PLACEHOLDER_SIGNATURES, THOUGHT_SIGNATURE};
 use crate::synth;
 use crate::turn::Seed;
 
@@ -142,10 +142,10 @@ pub(super) fn validate(request: &GenerateRequest) -> Result<Valid<'_>, String> {
             ));
         }
         let signed = content.parts_with("thoughtSignature");
-        if signed
-            .into_iter()
-            .any(|s| s.as_str() != Some(THOUGHT_SIGNATURE))
-        {
+        if signed.into_iter().any(|s| {
+            s.as_str()
+                .is_none_or(|s| s != THOUGHT_SIGNATURE && !PLACEHOLDER_SIGNATURES.contains(&s))
+        }) {
             return Err(format!(
                 "Unable to process input: contents[{i}] carries a thought signature that is not \
                  valid."

@@ -25,6 +25,9 @@ pub struct OpenAiQuirks {
     /// DeepSeek / Kimi thinking mode: assistant turns with tool calls must carry their
     /// `reasoning_content` back.
     pub reasoning_content: bool,
+    /// OpenAI itself: reasoning models (o-series, gpt-5) refuse `max_tokens` and want
+    /// `max_completion_tokens`, which all its chat models accept.
+    pub max_completion_tokens: bool,
 }
 
 const BASE62: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";

@@ -57,9 +57,15 @@ pub fn encode_request(
         body.insert("tool_choice".into(), choice);
     }
     // `max_tokens` rather than `max_completion_tokens`: every OpenAI-compatible vendor knows it,
-    // and some (Mistral) reject fields they do not know.
+    // and some (Mistral) reject fields they do not know. OpenAI's reasoning models are the
+    // exception.
     if let Some(limit) = request.max_tokens {
-        body.insert("max_tokens".into(), json!(limit));
+        let field = if quirks.max_completion_tokens {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body.insert(field.into(), json!(limit));
     }
     if let Some(temperature) = request.temperature {
         body.insert("temperature".into(), json!(temperature));
