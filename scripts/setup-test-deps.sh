@@ -3,9 +3,10 @@
 #   - Debian packages (keychain tests, real-client e2e tests, the desktop app's build, its
 #     headless end-to-end and .deb tests), only those missing;
 #   - cargo-nextest, if missing; tauri-driver at a pinned version;
-#   - Python venvs with a pinned `openai` SDK and (for the desktop e2e tests) `selenium`, and the
-#     Continue CLI (`cn`) at a pinned version, all in a cache OUTSIDE the clone (default
-#     ~/.cache/switchboard, override with SWITCHBOARD_CACHE); the repo's npm packages (the Tauri CLI).
+#   - Python venvs with pinned `openai` and `anthropic` SDKs, Aider, and (for the desktop e2e tests)
+#     `selenium`; the Continue CLI (`cn`), Claude Code (`claude`) and the Codex CLI (`codex`) at
+#     pinned versions; all in a cache OUTSIDE the clone (default ~/.cache/switchboard, override with
+#     SWITCHBOARD_CACHE); the repo's npm packages (the Tauri CLI).
 #
 # Progress goes to stderr. On success, stdout carries `export` lines for the e2e tests, so both
 #   ./scripts/test.sh                      (calls this)
