@@ -3,9 +3,10 @@
 #   - Debian packages (keychain tests, real-client e2e tests, the desktop app's build, its
 #     headless end-to-end and .deb tests), only those missing;
 #   - cargo-nextest, if missing; tauri-driver at a pinned version;
-#   - Python venvs with a pinned `openai` SDK and (for the desktop e2e tests) `selenium`, and the
-#     Continue CLI (`cn`) at a pinned version, all in a cache OUTSIDE the clone (default
-#     ~/.cache/switchboard, override with SWITCHBOARD_CACHE); the repo's npm packages (the Tauri CLI).
+#   - Python venvs with pinned `openai` and `anthropic` SDKs, Aider, and (for the desktop e2e tests)
+#     `selenium`; the Continue CLI (`cn`), Claude Code (`claude`) and the Codex CLI (`codex`) at
+#     pinned versions; all in a cache OUTSIDE the clone (default ~/.cache/switchboard, override with
+#     SWITCHBOARD_CACHE); the repo's npm packages (the Tauri CLI).
 #
 # Progress goes to stderr. On success, stdout carries `export` lines for the e2e tests, so both
 #   ./scripts/test.sh                      (calls this)
@@ -19,12 +20,22 @@ CONTINUE_CLI_VERSION="1.5.47"   # npm `@continuedev/cli` (the version data/clien
 NEXTEST_VERSION="0.9.151"       # crates.io `cargo-nextest`, built only when no cargo-nextest is installed
 SELENIUM_VERSION="4.51.0"       # PyPI `selenium` (WebDriver client of the desktop e2e tests)
 TAURI_DRIVER_VERSION="2.1.0"    # crates.io `tauri-driver` (WebDriver proxy for the real desktop app)
+# The protocol-translation e2e clients (crates/cli/tests/e2e_translate.rs); the versions
+# data/client-requests/*.jsonl were recorded with.
+CLAUDE_CODE_VERSION="2.1.197"   # npm `@anthropic-ai/claude-code` (command `claude`)
+CODEX_VERSION="0.169.0"         # npm `@openai/codex` (command `codex`)
+AIDER_VERSION="0.86.2"          # PyPI `aider-chat` (command `aider`)
+ANTHROPIC_PY_VERSION="2.11.0"   # PyPI `anthropic`
 
 CACHE="${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}"
 VENV="$CACHE/venv"
 DESKTOP_VENV="$CACHE/venv-desktop"
 NPM_PREFIX="$CACHE/npm"
 TAURI_DRIVER_ROOT="$CACHE/tauri-driver"
+ANTHROPIC_VENV="$CACHE/venv-anthropic"
+AIDER_VENV="$CACHE/venv-aider"
+CLAUDE_PREFIX="$CACHE/npm-claude-code"
+CODEX_PREFIX="$CACHE/npm-codex"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -138,6 +149,26 @@ else
     printf '%s' "$desktop_want" >"$desktop_stamp"
 fi
 
+# The anthropic SDK and Aider, each in its own venv (Aider pins dozens of packages, among them an
+# `openai` of its own; `pip install aider-chat` takes a few minutes cold, then it is cached).
+# py_venv DIR PACKAGE==VERSION IMPORT_NAME: (re)creates DIR unless its stamp says it holds exactly that.
+py_venv() {
+    local dir="$1" want="$2" import="$3" stamp="$1/.switchboard-stamp"
+    if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import $import" >/dev/null 2>&1 \
+        && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        log "python venv: $want (cached in $dir)"
+    else
+        log "creating python venv in $dir with $want"
+        rm -rf "$dir"
+        python3 -m venv "$dir" >&2
+        "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$want" >&2
+        printf '%s' "$want" >"$stamp"
+    fi
+}
+py_venv "$ANTHROPIC_VENV" "anthropic==$ANTHROPIC_PY_VERSION" anthropic
+py_venv "$AIDER_VENV" "aider-chat==$AIDER_VERSION" aider
+[ -x "$AIDER_VENV/bin/aider" ] || die "aider-chat installed but $AIDER_VENV/bin/aider is missing"
+
 # ---- 4. Continue CLI at a pinned version --------------------------------------------------------
 # cn declares no engines; it was recorded and tested on Node 20 (Debian bookworm's own nodejs is 18).
 node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
@@ -157,6 +188,32 @@ else
     [ -x "$cn_bin" ] || die "npm install finished but $cn_bin is missing"
 fi
 
+# ---- 4b. Claude Code and the Codex CLI at pinned versions ---------------------------------------
+# Both are large (their real programs ship as per-platform optional packages: a native binary each),
+# so each gets its own npm prefix in the cache, checked by a stamp plus `--version` (which needs no
+# network), and reinstalled only when the pin changes.
+# npm_cli PREFIX PACKAGE VERSION BIN: installs PACKAGE@VERSION into PREFIX unless already there.
+npm_cli() {
+    local prefix="$1" pkg="$2" version="$3" bin="$1/node_modules/.bin/$4" stamp="$1/.switchboard-stamp"
+    if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg@$version" ] \
+        && "$bin" --version >/dev/null 2>&1; then
+        log "$4: $pkg@$version (cached in $prefix)"
+        return
+    fi
+    log "installing $pkg@$version into $prefix (large: a native binary per platform)"
+    rm -rf "$prefix"
+    mkdir -p "$prefix"
+    # --include=optional: the platform binary is an optional dependency (npm skips optional
+    # dependencies under --omit=optional or a global `optional=false`).
+    npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error --include=optional \
+        "$pkg@$version" >&2
+    [ -x "$bin" ] || die "npm install finished but $bin is missing"
+    "$bin" --version >&2 || die "$bin --version failed (is its platform package installed? see $prefix/node_modules)"
+    printf '%s' "$pkg@$version" >"$stamp"
+}
+npm_cli "$CLAUDE_PREFIX" "@anthropic-ai/claude-code" "$CLAUDE_CODE_VERSION" claude
+npm_cli "$CODEX_PREFIX" "@openai/codex" "$CODEX_VERSION" codex
+
 # ---- 5. the repo's npm packages (the Tauri CLI that builds the .deb) -----------------------------
 # `npm install`, not `npm ci`: the CLI's per-platform binaries are optional dependencies, and a
 # registry mirror that lacks the other platforms' packages yields a lock file `npm ci` rejects.
@@ -174,5 +231,9 @@ fi
 # ---- environment for the e2e tests --------------------------------------------------------------
 printf 'export SWITCHBOARD_E2E_PYTHON=%q\n' "$VENV/bin/python"
 printf 'export SWITCHBOARD_E2E_CN=%q\n' "$cn_bin"
+printf 'export SWITCHBOARD_E2E_ANTHROPIC_PYTHON=%q\n' "$ANTHROPIC_VENV/bin/python"
+printf 'export SWITCHBOARD_E2E_AIDER=%q\n' "$AIDER_VENV/bin/aider"
+printf 'export SWITCHBOARD_E2E_CLAUDE=%q\n' "$CLAUDE_PREFIX/node_modules/.bin/claude"
+printf 'export SWITCHBOARD_E2E_CODEX=%q\n' "$CODEX_PREFIX/node_modules/.bin/codex"
 printf 'export SWITCHBOARD_TAURI_DRIVER=%q\n' "$tauri_driver"
 printf 'export SWITCHBOARD_DESKTOP_PYTHON=%q\n' "$DESKTOP_VENV/bin/python"

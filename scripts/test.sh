@@ -2,8 +2,9 @@
 # The one command that runs every test: ./scripts/test.sh
 #
 #   1. installs what is missing (scripts/setup-test-deps.sh: Debian packages, cargo-nextest,
-#      tauri-driver, Python venvs with the pinned `openai` SDK and `selenium`, the pinned Continue
-#      CLI, cached outside the clone; the Tauri CLI from package.json),
+#      tauri-driver, Python venvs with the pinned `openai` and `anthropic` SDKs, Aider and
+#      `selenium`, the pinned Continue CLI, Claude Code and Codex CLI, cached outside the clone;
+#      the Tauri CLI from package.json),
 #   2. cargo fmt --check, 3. clippy -D warnings,
 #   4. every test with cargo-nextest, inside a private D-Bus session with an unlocked gnome-keyring
 #      (scripts/with-keychain.sh), real-client end-to-end tests included,
@@ -67,9 +68,8 @@ if ! deps_env="$("$repo_root/scripts/setup-test-deps.sh")"; then
 fi
 eval "$deps_env"
 summary+=("$(printf '%s  ok    %5ss  test dependencies%s' "$green" "$(( $(date +%s) - deps_start ))" "$reset")")
-printf '    %s, %s\n    SWITCHBOARD_E2E_PYTHON=%s\n    SWITCHBOARD_E2E_CN=%s\n    SWITCHBOARD_TAURI_DRIVER=%s\n' \
-    "$(rustc --version)" "$(cargo --version)" "$SWITCHBOARD_E2E_PYTHON" "$SWITCHBOARD_E2E_CN" \
-    "$SWITCHBOARD_TAURI_DRIVER"
+printf '    %s, %s\n' "$(rustc --version)" "$(cargo --version)"
+env | grep -E '^SWITCHBOARD_(E2E_|TAURI_DRIVER|DESKTOP_PYTHON)' | sort | sed 's/^/    /' || true
 
 # ---- 2-3. formatting and lints ------------------------------------------------------------------
 run_phase "cargo fmt" cargo fmt --all --check

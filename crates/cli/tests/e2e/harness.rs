@@ -85,6 +85,12 @@ pub struct Gateway {
 impl Gateway {
     /// Writes `config_toml` into a temporary directory and starts the real binary on it.
     pub async fn start(config_toml: &str) -> Result<Self> {
+        Self::start_with_env(config_toml, &[]).await
+    }
+
+    /// [`Gateway::start`] with extra environment variables (e.g. provider keys the config reads
+    /// with `api_key = "env:VAR"`).
+    pub async fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Result<Self> {
         let dir = tempfile::tempdir().context("creating the gateway's temporary directory")?;
         let config_path = dir.path().join("switchboard.toml");
         std::fs::write(&config_path, config_toml).context("writing the gateway config")?;
@@ -110,6 +116,7 @@ impl Gateway {
         for var in PROXY_VARS {
             command.env_remove(var);
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .spawn()
             .with_context(|| format!("spawning {bin} serve"))?;
