@@ -152,13 +152,19 @@ async fn upstream_disconnect_mid_stream_ends_with_one_error_event() {
 }
 
 #[tokio::test]
-async fn malformed_chunk_is_passed_on_and_the_stream_completes() {
+async fn a_malformed_chunk_ends_the_stream_with_one_error_event() {
     let mut s = setup("").await;
     s.mock.push_fault(Fault::MalformedChunk { after: 1 });
     let text = s.chat_text(true, &[]).await;
-    assert!(text.contains("data: {not json\n\n"), "{text}");
-    assert!(text.ends_with("data: [DONE]\n\n"));
-    assert_eq!(s.outcome().await.status, OutcomeStatus::Ok);
+    // Clients would choke on it: it is not relayed; one error event ends the stream instead.
+    assert!(!text.contains("not json"), "{text}");
+    let events = sse_data(&text);
+    assert_eq!(events.len(), 2, "{text}");
+    let error: Value = serde_json::from_str(&events[1]).unwrap();
+    assert_eq!(error["error"]["code"], "malformed_event", "{text}");
+    let outcome = s.outcome().await;
+    assert_eq!(outcome.status, OutcomeStatus::UpstreamError);
+    assert!(outcome.error.unwrap().contains("not valid JSON"));
 }
 
 #[tokio::test]

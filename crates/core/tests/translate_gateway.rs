@@ -537,3 +537,32 @@ async fn anthropic_clients_without_the_client_token_get_an_anthropic_401() {
         .unwrap();
     assert_eq!(accepted.status(), 200);
 }
+
+#[tokio::test]
+async fn a_malformed_event_from_an_anthropic_upstream_is_not_passed_to_anthropic_clients() {
+    let mut s = setup().await;
+    let body = json!({"model": "claude-x", "max_tokens": 100, "stream": true,
+        "messages": [{"role": "user", "content": "hello there"}]});
+    let text = s
+        .post("/v1/messages", &body)
+        .header("x-mock-fault", r#"{"kind":"malformed-chunk","after":2}"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("not json"), "{text}");
+    let events = sse_events(&text);
+    assert_eq!(
+        events.last().map(|(n, _)| n.as_str()),
+        Some("error"),
+        "{text}"
+    );
+    assert_eq!(
+        events.iter().filter(|(n, _)| n == "error").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(s.outcome().await.status, OutcomeStatus::UpstreamError);
+}

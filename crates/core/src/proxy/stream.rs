@@ -114,12 +114,18 @@ pub struct Handled {
     pub out: Option<Bytes>,
     /// The provider signalled an error (its event still passes through when not translating).
     pub error: Option<StreamError>,
+    /// The stream cannot go on: the client gets one error in its dialect instead of the event
+    /// (always when translating; for passthrough, an event that is not what its dialect allows).
+    pub fatal: bool,
     /// Nothing more will come (`[DONE]`).
     pub done: bool,
 }
 
 /// Reads provider events, feeds usage and captures to the recorder, and renders the client's
 /// bytes. Shared by the first event (checked before the 200 is committed) and the relay.
+/// The code decoders give an event that is not what its dialect allows (e.g. not JSON).
+const MALFORMED: &str = "malformed_event";
+
 pub struct EventHandler {
     pub reader: Reader,
     /// The client's dialect: keep-alives and failures, and all output when translating.
@@ -143,18 +149,33 @@ impl EventHandler {
     pub fn handle(&mut self, event: &Event, recorder: &mut RequestRecorder) -> Handled {
         match &mut self.reader {
             Reader::OpenAi { hide_usage_chunk } => {
+                if event.data.trim().is_empty() {
+                    return Handled::default(); // an empty event says nothing: not relayed
+                }
                 let info = inspect(&event.data);
                 match info.usage {
                     Some(usage) => recorder.set_usage(usage),
                     None => recorder.capture_stream_event(&event.data),
                 }
                 self.completed |= info.done || info.finished;
+                if !info.done && serde_json::from_str::<serde::de::IgnoredAny>(&event.data).is_err()
+                {
+                    return Handled {
+                        error: Some(StreamError::new(
+                            "malformed_event",
+                            "OpenAI chat stream: an event is not valid JSON",
+                        )),
+                        fatal: true,
+                        ..Handled::default()
+                    };
+                }
                 let hidden = *hide_usage_chunk && info.usage_only;
                 Handled {
                     out: (!hidden).then(|| encode(event)),
                     error: info
                         .error
                         .map(|message| StreamError::new("upstream_error", message)),
+                    fatal: false,
                     done: info.done,
                 }
             }
@@ -163,10 +184,20 @@ impl EventHandler {
                 let result = decoder.decode(&event.event, &event.data, &mut self.canonical);
                 self.completed = decoder.is_complete();
                 record_usage(&self.canonical, recorder);
+                // The provider's own error event is already in the client's dialect: it passes.
+                // An event the client could not parse does not.
+                if result.as_ref().is_err_and(|e| e.code == MALFORMED) {
+                    return Handled {
+                        error: result.err(),
+                        fatal: true,
+                        ..Handled::default()
+                    };
+                }
                 recorder.capture_stream_event(&event.data);
                 Handled {
                     out: Some(encode(event)),
                     error: result.err(),
+                    fatal: false,
                     done: false,
                 }
             }
@@ -179,9 +210,11 @@ impl EventHandler {
                     self.client.encode(canonical, &mut self.buffer);
                 }
                 let out = self.take_output(recorder);
+                let error = result.err();
                 Handled {
                     out,
-                    error: result.err(),
+                    fatal: error.is_some(),
+                    error,
                     done: false,
                 }
             }
@@ -300,7 +333,7 @@ impl Relay {
                 if let Some(error) = handled.error {
                     let message = format!("provider `{provider}` sent an error in the stream: {error}");
                     recorder.set_error(OutcomeStatus::UpstreamError, message.clone());
-                    if handler.translating() {
+                    if handled.fatal {
                         yield Ok(handler.fail(&StreamError::new(error.code, message)));
                         recorder.report();
                         return;
