@@ -399,9 +399,10 @@ fn write_script(path: &Path, body: &str) -> Result<()> {
     Ok(())
 }
 
-// ---- Continue CLI and Aider: OpenAI chat in, non-OpenAI upstreams -----------------------------------
+// ---- Continue CLI and Aider: OpenAI chat in, every upstream -----------------------------------
 
 per_upstream!(continue_cli:
+    continue_cli_openai => OpenAi,
     continue_cli_anthropic => Anthropic,
     continue_cli_gemini => Gemini,
 );
@@ -475,6 +476,7 @@ async fn continue_cli(kind: Upstream, test: &str) -> Result<()> {
 }
 
 per_upstream!(aider:
+    aider_openai => OpenAi,
     aider_anthropic => Anthropic,
     aider_gemini => Gemini,
 );
