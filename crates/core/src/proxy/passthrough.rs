@@ -13,7 +13,7 @@ use crate::error::GatewayError;
 use crate::outcome::{Endpoint, RequestRecorder};
 use crate::translate::anthropic::{self, AnthropicStreamDecoder, AnthropicStreamEncoder};
 use crate::translate::openai_chat::OpenAiStreamEncoder;
-use crate::usage;
+use crate::usage::{self, Usage};
 
 pub(super) async fn openai(
     mut call: Call<'_>,
@@ -31,32 +31,11 @@ pub(super) async fn openai(
             .chat_url(&call.route.upstream_model, call.stream)?,
     };
     let body = call.request.to_bytes()?;
-    let started = Instant::now();
-    let upstream_response = send(
-        call.live,
-        call.provider,
-        &url,
-        call.headers,
-        body,
-        call.stream,
-    )
-    .await?;
-    let headers = response_headers(&upstream_response, call.provider);
-    if !call.stream {
-        recorder.first_byte(200);
-        let body =
-            read_json_answer(call.live, call.provider, &url, upstream_response, started).await?;
-        match usage::from_openai_body(&body) {
-            Some(usage) => recorder.set_usage(usage),
-            None => recorder.capture_whole_response(body.clone()),
-        }
-        recorder.finish_ok(200);
-        return Ok(json_response(body, headers));
-    }
-    let (events, first) = first_event(call.live, call.provider, upstream_response, started).await?;
-    let client = Box::new(OpenAiStreamEncoder::new(call.request.model.clone(), false));
-    let handler = EventHandler::new(Reader::OpenAi { hide_usage_chunk }, client);
-    start_relay(&call, events, first, handler, headers, recorder)
+    let handler = || {
+        let client = OpenAiStreamEncoder::new(call.request.model.clone(), false);
+        EventHandler::new(Reader::OpenAi { hide_usage_chunk }, Box::new(client))
+    };
+    exchange(&call, recorder, url, body, usage::from_openai_body, handler).await
 }
 
 pub(super) async fn anthropic(
@@ -72,6 +51,25 @@ pub(super) async fn anthropic(
     let url = call
         .provider
         .chat_url(&call.route.upstream_model, call.stream)?;
+    let whole_usage = |body: &[u8]| anthropic::decode_response(body).ok().and_then(|r| r.usage);
+    let handler = || {
+        let client = AnthropicStreamEncoder::new(call.request.model.clone());
+        let reader = Reader::Passthrough(Box::new(AnthropicStreamDecoder::new()));
+        EventHandler::new(reader, Box::new(client))
+    };
+    exchange(&call, recorder, url, body, whole_usage, handler).await
+}
+
+/// Sends `body` and answers with the provider's bytes: whole (usage read by `whole_usage`), or
+/// streamed through the handler `stream_handler` makes.
+async fn exchange(
+    call: &Call<'_>,
+    recorder: &mut RequestRecorder,
+    url: reqwest::Url,
+    body: Vec<u8>,
+    whole_usage: impl FnOnce(&[u8]) -> Option<Usage>,
+    stream_handler: impl FnOnce() -> EventHandler,
+) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let upstream_response = send(
         call.live,
@@ -87,7 +85,7 @@ pub(super) async fn anthropic(
         recorder.first_byte(200);
         let body =
             read_json_answer(call.live, call.provider, &url, upstream_response, started).await?;
-        match anthropic::decode_response(&body).ok().and_then(|r| r.usage) {
+        match whole_usage(&body) {
             Some(usage) => recorder.set_usage(usage),
             None => recorder.capture_whole_response(body.clone()),
         }
@@ -95,14 +93,5 @@ pub(super) async fn anthropic(
         return Ok(json_response(body, headers));
     }
     let (events, first) = first_event(call.live, call.provider, upstream_response, started).await?;
-    let client = Box::new(AnthropicStreamEncoder::new(call.request.model.clone()));
-    let reader = Reader::Passthrough(Box::new(AnthropicStreamDecoder::new()));
-    start_relay(
-        &call,
-        events,
-        first,
-        EventHandler::new(reader, client),
-        headers,
-        recorder,
-    )
+    start_relay(call, events, first, stream_handler(), headers, recorder)
 }
