@@ -67,6 +67,9 @@ def wait_until(what, check, timeout=15.0, interval=0.1):
 def screen_shot(name):
     """The whole X screen (window and tray), as a user would see it."""
     path = os.path.join(ARTIFACTS, f"{name}.png")
+    # WebKit repaints the X window a moment after the DOM changes (software rendering under
+    # Xvfb): without a pause the screen shows the previous state.
+    time.sleep(0.8)
     subprocess.run(["import", "-window", "root", path], check=True)
     log(f"screenshot {path}")
     return path
