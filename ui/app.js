@@ -520,13 +520,11 @@ function renderSnippets() {
     ]),
   ].join('\n'));
   setText('snip-claude', [
-    '# Not working yet: needs Anthropic Messages translation.',
     `export ANTHROPIC_BASE_URL=${root}`,
     'export ANTHROPIC_AUTH_TOKEN=switchboard',
     `claude --model ${model}`,
   ].join('\n'));
   setText('snip-codex', [
-    '# Not working yet: needs Responses API translation.',
     '# ~/.codex/config.toml',
     `model = "${model}"`,
     'model_provider = "switchboard"',
@@ -534,6 +532,7 @@ function renderSnippets() {
     '[model_providers.switchboard]',
     'name = "Switchboard"',
     `base_url = "${base}"`,
+    'wire_api = "responses"',
     'env_key = "SWITCHBOARD_API_KEY"',
   ].join('\n'));
 }

@@ -7,7 +7,7 @@
 // Fails when the page logs an error or a Content-Security-Policy violation, never goes live, keeps
 // the token in the URL, or is wider than a 900 px window. --check also writes
 //   OUT_DIR/dashboard-{light,dark}-900.png   900 px wide, the first 800 px
-//   OUT_DIR/check-{session,cleanup,no-token}-{light,dark}.png
+//   OUT_DIR/check-{session,cleanup,connect-claude,connect-codex,no-token}-{light,dark}.png
 // after opening the session dialog, the clean-up confirmation and the page without a token.
 //
 // playwright-core is resolved from NODE_PATH (scripts/ui-screenshot.sh installs it in a cache dir).
@@ -110,6 +110,13 @@ for (const scheme of ['light', 'dark']) {
     await page.waitForSelector('#confirm-dialog[open]');
     await page.screenshot({ path: path.join(outDir, `check-cleanup-${scheme}.png`) });
     await page.click('#confirm-cancel');
+    // The Claude Code and Codex set-up tabs.
+    for (const tab of ['claude', 'codex']) {
+      await page.click(`#tab-${tab}`);
+      const pane = page.locator(`#pane-${tab}`);
+      await pane.scrollIntoViewIfNeeded();
+      await pane.screenshot({ path: path.join(outDir, `check-connect-${tab}-${scheme}.png`) });
+    }
     // The page without a token (sessionStorage is per tab, so a fresh tab has none).
     const bare = await context.newPage();
     watch(bare, `${scheme} (no token)`);
