@@ -96,6 +96,25 @@ fn client_home_in(parent: &Path) -> Result<(tempfile::TempDir, std::path::PathBu
     Ok((home, work))
 }
 
+/// A directory for Codex's home that is not under the system temporary directory: cargo's
+/// per-target temporary directory, unless the target dir itself lives in /tmp, then the test
+/// dependencies' cache (`SWITCHBOARD_CACHE`, default ~/.cache/switchboard).
+fn outside_system_temp() -> Result<std::path::PathBuf> {
+    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let system_tmp = std::env::temp_dir();
+    if !target_tmp.starts_with(&system_tmp) && !target_tmp.starts_with("/tmp") {
+        return Ok(target_tmp.to_owned());
+    }
+    let cache = match std::env::var_os("SWITCHBOARD_CACHE") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
+            .join(".cache/switchboard"),
+    };
+    let dir = cache.join("e2e-tmp");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
 /// The generation requests that carried a tool result containing `needle`.
 fn with_tool_result<'a>(
     kind: Upstream,
@@ -279,7 +298,7 @@ async fn codex(kind: Upstream, test: &str) -> Result<()> {
     // Not under /tmp: Codex refuses to create its sandbox helper (`codex-linux-sandbox`, an alias
     // of itself in CODEX_HOME) under the system temporary directory, and without it every
     // sandboxed command fails with `bwrap: execvp codex-linux-sandbox: No such file or directory`.
-    let (home, work) = client_home_in(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    let (home, work) = client_home_in(&outside_system_temp()?)?;
     let codex_home = home.path().join(".codex");
     std::fs::create_dir_all(&codex_home)?;
     std::fs::write(
