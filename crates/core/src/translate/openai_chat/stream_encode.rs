@@ -21,6 +21,9 @@ pub struct OpenAiStreamEncoder {
     finish_sent: bool,
     usage: Option<Usage>,
     ended: bool,
+    /// What follows the choice in every chunk (`],"created":…,"id":…,"model":…,…}`), serialized
+    /// once the id is known: the id and model are not escaped again for every event.
+    tail: Vec<u8>,
 }
 
 impl OpenAiStreamEncoder {
@@ -36,6 +39,7 @@ impl OpenAiStreamEncoder {
             finish_sent: false,
             usage: None,
             ended: false,
+            tail: Vec::new(),
         }
     }
 
@@ -52,21 +56,27 @@ impl OpenAiStreamEncoder {
     }
 
     fn write_choice(&mut self, delta: Delta<'_>, finish_reason: Option<&str>, out: &mut BytesMut) {
-        let created = self.created;
-        self.id();
-        let chunk = Chunk {
-            choices: [Choice {
-                delta,
-                finish_reason,
-                index: 0,
-                logprobs: None,
-            }],
-            created,
-            id: self.id.as_deref().unwrap_or_default(),
-            model: &self.model,
-            object: "chat.completion.chunk",
+        if self.tail.is_empty() {
+            self.id();
+            let frame = Chunk {
+                choices: [],
+                created: self.created,
+                id: self.id.as_deref().unwrap_or_default(),
+                model: &self.model,
+                object: "chat.completion.chunk",
+            };
+            // `{"choices":[],"created":…}` → `],"created":…}`: `choices` is the first field.
+            let json = serde_json::to_vec(&frame).unwrap_or_default();
+            self.tail = json.get(CHOICES_OPEN.len()..).unwrap_or_default().to_vec();
+        }
+        let choice = Choice {
+            delta,
+            finish_reason,
+            index: 0,
+            logprobs: None,
         };
-        write_event(&chunk, out);
+        let prefix: [&[u8]; 2] = [b"data: ", CHOICES_OPEN];
+        crate::translate::write_json(out, &prefix, &choice, &[&self.tail, b"\n\n"]);
     }
 
     fn finish_chunk(&mut self, reason: &FinishReason, out: &mut BytesMut) {
@@ -77,12 +87,15 @@ impl OpenAiStreamEncoder {
     }
 }
 
-/// One `chat.completion.chunk` with one choice, serialized straight from borrowed parts. The
-/// fields are in the order `serde_json::Map` (sorted keys) gave them before, so the bytes are
-/// the same as when the chunk was built as a `Value`.
+/// How every chunk begins, up to its one choice.
+const CHOICES_OPEN: &[u8] = b"{\"choices\":[";
+
+/// A `chat.completion.chunk` around its choice (serialized with none, then cut, see
+/// `write_choice`). The fields are in the order `serde_json::Map` (sorted keys) gave them
+/// before, so the bytes are the same as when each chunk was built as a `Value`.
 #[derive(Serialize)]
 struct Chunk<'a> {
-    choices: [Choice<'a>; 1],
+    choices: [Choice<'a>; 0],
     created: u64,
     id: &'a str,
     model: &'a str,
@@ -154,10 +167,7 @@ struct Arguments<'a> {
 }
 
 fn write_event(value: &impl Serialize, out: &mut BytesMut) {
-    out.put_slice(b"data: ");
-    // Chunks are built from strings and numbers: serializing them cannot fail.
-    let _ = serde_json::to_writer(out.writer(), value);
-    out.put_slice(b"\n\n");
+    crate::translate::write_json(out, &[b"data: "], value, &[b"\n\n"]);
 }
 
 impl StreamEncoder for OpenAiStreamEncoder {
