@@ -7,9 +7,11 @@
 #      everything else (mock, oha, loadgen) to CPU 1,
 #   3. measures: non-streaming throughput at 64 connections (direct vs via the gateway) and the
 #      gateway's CPU time per request; latency at 20, 500 and 1,000 req/s; time to first byte of
-#      100 concurrent 50-chunk streams; start-up time and idle RSS; the cost of `info` logging and
-#      of accounting; and, for reference, two minimal proxies in the gateway's place (a TCP byte
-#      relay, and axum + reqwest passing the body through: `loadgen baseline`),
+#      100 concurrent 50-chunk streams; translated streams (OpenAI client → Anthropic upstream,
+#      Anthropic client → OpenAI upstream): throughput and gateway CPU per stream against the
+#      passthrough stream, and their time to first byte; start-up time and idle RSS; the cost of
+#      `info` logging and of accounting; and, for reference, two minimal proxies in the gateway's
+#      place (a TCP byte relay, and axum + reqwest passing the body through: `loadgen baseline`),
 #   4. prints a table (measured vs target, pass/fail) and keeps every raw result in
 #      docs/bench-results/<timestamp>/ (git-ignored).
 #
@@ -43,7 +45,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         --no-build) build=0 ;;
         --perf) perf=1 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option \`$arg\` (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -144,9 +146,19 @@ cat >"$work/conf/gateway.toml" <<EOF
 api = "openai"
 base_url = "$mock_url/v1"
 
+[providers.mock-anthropic]
+api = "anthropic"
+base_url = "$mock_url"
+
+# OpenAI and Anthropic clients alike: an Anthropic client asking for it is translated.
 [models."gpt-4o-mini"]
 provider = "mock"
 model = "mock-small"
+
+# An OpenAI client asking for it is translated to the Anthropic upstream.
+[models."claude-mock"]
+provider = "mock-anthropic"
+model = "claude-mock-upstream"
 EOF
 mkdir -p "$work/data"
 
@@ -280,11 +292,17 @@ oha_run() {
         -H 'content-type: application/json' -d "$chat_body" "$@" "$url/v1/chat/completions"
 }
 
-# streams_run NAME URL ARGS...: one loadgen stream run on the load CPU.
+# streams_run NAME URL ARGS...: one loadgen stream run on the load CPU (OpenAI chat client).
 streams_run() {
     local name="$1" url="$2"; shift 2
     load "streams-$name" taskset -c "$load_cpu" "$bin/loadgen" streams \
         --url "$url/v1/chat/completions" --concurrency 100 --chunks 50 --timeout-secs 120 "$@"
+}
+# anthropic_streams_run NAME URL ARGS...: the same with an Anthropic messages client.
+anthropic_streams_run() {
+    local name="$1" url="$2"; shift 2
+    load "streams-$name" taskset -c "$load_cpu" "$bin/loadgen" streams --dialect anthropic \
+        --url "$url/v1/messages" --concurrency 100 --chunks 50 --timeout-secs 120 "$@"
 }
 
 warm() {
@@ -337,6 +355,25 @@ perf_done streams
 log "100 concurrent 50-chunk streams, all events at once, all started together: direct, then via the gateway"
 streams_run burst-direct "$mock_url" --per-worker "$streams_per_worker" --gap-ms 0 --burst
 streams_run burst-gateway "$gw_url" --per-worker "$streams_per_worker" --gap-ms 0 --burst
+
+# --- 3b. translated streams (issue 4) ---------------------------------------------------------
+# Throughput: 100 concurrent 50-chunk streams, no pause between events, back to back; the same
+# stream passed through (OpenAI → OpenAI) and translated both ways. The gateway's CPU per stream
+# is the steadier figure on a shared machine.
+log "translated streams: throughput (no pauses) of passthrough vs OpenAI→Anthropic vs Anthropic→OpenAI"
+thr_streams=$((streams_per_worker * 2))
+streams_run thr-passthrough "$gw_url" --per-worker "$thr_streams" --gap-ms 0 --burst
+perf_during 3 streams-o2a
+streams_run thr-o2a "$gw_url" --model claude-mock --per-worker "$thr_streams" --gap-ms 0 --burst
+perf_done streams-o2a
+perf_during 3 streams-a2o
+anthropic_streams_run thr-a2o "$gw_url" --per-worker "$thr_streams" --gap-ms 0 --burst
+perf_done streams-a2o
+log "translated streams: time to first byte, 100 concurrent paced 50-chunk streams"
+anthropic_streams_run paced-direct-anthropic "$mock_url" --model claude-mock-upstream \
+    --per-worker "$streams_per_worker" --gap-ms 10
+streams_run paced-o2a "$gw_url" --model claude-mock --per-worker "$streams_per_worker" --gap-ms 10
+anthropic_streams_run paced-a2o "$gw_url" --per-worker "$streams_per_worker" --gap-ms 10
 
 # --- 4. memory after load ----------------------------------------------------------------------
 sleep 1

@@ -284,6 +284,11 @@ impl RequestRecorder {
         self.response = ResponseCapture::Whole(body);
     }
 
+    /// Whether stream events are still worth keeping: no usage was reported yet.
+    pub fn wants_stream_capture(&self) -> bool {
+        self.outcome.as_ref().is_some_and(|o| o.usage.is_none())
+    }
+
     /// Keeps one stream event's data until the provider reports usage (then it is not needed).
     pub fn capture_stream_event(&mut self, data: &str) {
         if self.outcome.as_ref().is_some_and(|o| o.usage.is_some()) {

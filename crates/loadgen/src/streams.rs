@@ -1,8 +1,11 @@
-//! `loadgen streams`: `concurrency` workers each run `per_worker` streamed chat completions back to
+//! `loadgen streams`: `concurrency` workers each run `per_worker` streamed chat requests back to
 //! back (after one unrecorded warm-up stream that opens the connection), and the time from
 //! sending the request to the first body byte is recorded for every stream. Workers start
 //! staggered over one stream's length so that arrivals are spread the way independent clients
-//! are, not synchronized into bursts (`--burst` starts them all at once instead).
+//! are, not synchronized into bursts (`--burst` starts them all at once instead). The client
+//! speaks OpenAI chat (`/v1/chat/completions`) or Anthropic messages (`/v1/messages`,
+//! `--dialect anthropic`), so translated streams can be measured against passthrough ones;
+//! throughput is reported as streams and SSE events per second of the recorded phase.
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +17,13 @@ use crate::stats;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StreamsArgs {
-    /// Chat completions URL, e.g. http://127.0.0.1:PORT/v1/chat/completions
+    /// Chat completions URL, e.g. http://127.0.0.1:PORT/v1/chat/completions (or `/v1/messages`
+    /// with `--dialect anthropic`)
     #[arg(long)]
     url: reqwest::Url,
+    /// The client's dialect: the request body's shape and how a complete stream ends
+    #[arg(long, value_enum, default_value_t = Dialect::Openai)]
+    dialect: Dialect,
     /// Model id sent in the body
     #[arg(long, default_value = "gpt-4o-mini")]
     model: String,
@@ -40,6 +47,24 @@ pub struct StreamsArgs {
     timeout_secs: u64,
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAI chat completions: ends with `data: [DONE]`
+    Openai,
+    /// Anthropic messages: ends with `event: message_stop`
+    Anthropic,
+}
+
+impl Dialect {
+    /// The marker a complete stream of this dialect contains.
+    fn end_marker(self) -> &'static [u8] {
+        match self {
+            Dialect::Openai => b"data: [DONE]",
+            Dialect::Anthropic => b"event: message_stop",
+        }
+    }
+}
+
 /// What one stream looked like from the client.
 struct StreamSample {
     ttfb: Duration,
@@ -54,17 +79,31 @@ pub async fn run(args: StreamsArgs) -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
-    let body = Bytes::from(serde_json::to_vec(&json!({
-        "model": args.model,
-        "stream": true,
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Write a short poem about switchboards."}
-        ]
-    }))?);
+    let body = match args.dialect {
+        Dialect::Openai => json!({
+            "model": args.model,
+            "stream": true,
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Write a short poem about switchboards."}
+            ]
+        }),
+        Dialect::Anthropic => json!({
+            "model": args.model,
+            "stream": true,
+            "max_tokens": 1024,
+            "system": "You are a helpful assistant.",
+            "messages": [
+                {"role": "user", "content": "Write a short poem about switchboards."}
+            ]
+        }),
+    };
+    let body = Bytes::from(serde_json::to_vec(&body)?);
     // Roughly one stream's length; the stagger spreads worker starts over it.
     let stream_len = Duration::from_millis(args.gap_ms * (args.chunks as u64 + 2));
     let started = Instant::now();
+    // The recorded phase: from the first recorded stream's start to the last one's end (warm-up
+    // streams excluded), for throughput.
     let mut workers = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
         let client = client.clone();
@@ -79,28 +118,43 @@ pub async fn run(args: StreamsArgs) -> anyhow::Result<()> {
             tokio::time::sleep(delay).await;
             let mut samples = Vec::with_capacity(args.per_worker);
             let mut errors = Vec::new();
+            let mut recorded_from = None;
             for round in 0..=args.per_worker {
+                if round == 1 {
+                    recorded_from = Some(Instant::now());
+                }
                 match one_stream(&client, &args, body.clone()).await {
                     Ok(sample) if round > 0 => samples.push(sample),
                     Ok(_) => {}
                     Err(err) => errors.push(format!("{err:#}")),
                 }
             }
-            (samples, errors)
+            (samples, errors, recorded_from, Instant::now())
         }));
     }
     let deadline = Duration::from_secs(args.timeout_secs);
     let mut samples = Vec::new();
     let mut errors = Vec::new();
+    let mut first_recorded: Option<Instant> = None;
+    let mut last_done = started;
     for worker in workers {
         let remaining = deadline.saturating_sub(started.elapsed());
-        let (s, e) = tokio::time::timeout(remaining, worker)
+        let (s, e, from, done) = tokio::time::timeout(remaining, worker)
             .await
             .context("the stream run exceeded --timeout-secs")??;
         samples.extend(s);
         errors.extend(e);
+        if let Some(from) = from {
+            first_recorded = Some(first_recorded.map_or(from, |f| f.min(from)));
+        }
+        last_done = last_done.max(done);
     }
     let elapsed = started.elapsed();
+    let recorded = last_done
+        .saturating_duration_since(first_recorded.unwrap_or(started))
+        .as_secs_f64()
+        .max(1e-9);
+    let events_total: usize = samples.iter().map(|s| s.events).sum();
     let mut ttfb: Vec<Duration> = samples.iter().map(|s| s.ttfb).collect();
     let mut total: Vec<Duration> = samples.iter().map(|s| s.total).collect();
     let events_min = samples.iter().map(|s| s.events).min().unwrap_or(0);
@@ -110,6 +164,7 @@ pub async fn run(args: StreamsArgs) -> anyhow::Result<()> {
     errors.dedup();
     let report = json!({
         "url": args.url.as_str(),
+        "dialect": format!("{:?}", args.dialect).to_lowercase(),
         "concurrency": args.concurrency,
         "per_worker": args.per_worker,
         "chunks": args.chunks,
@@ -121,6 +176,9 @@ pub async fn run(args: StreamsArgs) -> anyhow::Result<()> {
         "incomplete": incomplete,
         "events_per_stream": [events_min, events_max],
         "elapsed_s": elapsed.as_secs_f64(),
+        "recorded_s": recorded,
+        "streams_per_s": samples.len() as f64 / recorded,
+        "events_per_s": events_total as f64 / recorded,
         "ttfb": stats::summary(&mut ttfb),
         "stream_total": stats::summary(&mut total),
     });
@@ -134,9 +192,13 @@ async fn one_stream(
     body: Bytes,
 ) -> anyhow::Result<StreamSample> {
     let start = Instant::now();
-    let mut response = client
+    let mut request = client
         .post(args.url.clone())
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if args.dialect == Dialect::Anthropic {
+        request = request.header("anthropic-version", "2023-06-01");
+    }
+    let mut response = request
         .header("x-mock-chunks", args.chunks.to_string())
         .header("x-mock-chunk-gap-ms", args.gap_ms.to_string())
         .body(body)
@@ -160,7 +222,7 @@ async fn one_stream(
     }
     let total = start.elapsed();
     let events = memchr::memmem::find_iter(&received, b"data: ").count();
-    let done = memchr::memmem::find(&received, b"data: [DONE]").is_some();
+    let done = memchr::memmem::find(&received, args.dialect.end_marker()).is_some();
     Ok(StreamSample {
         ttfb: ttfb.unwrap_or(total),
         total,

@@ -262,12 +262,12 @@ async fn send(
     stream: bool,
 ) -> Result<reqwest::Response, GatewayError> {
     let timeouts = live.config.timeouts;
-    let request = live
-        .http
-        .post(url.clone())
-        .headers(upstream::upstream_headers(client_headers, provider, stream))
-        .body(body)
-        .send();
+    // Built directly rather than through `RequestBuilder::headers`, which would copy the header
+    // map into a second one.
+    let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
+    *request.headers_mut() = upstream::upstream_headers(client_headers, provider, stream);
+    *request.body_mut() = Some(body.into());
+    let request = live.http.execute(request);
     let response = tokio::time::timeout(timeouts.first_byte, request)
         .await
         .map_err(|_| timeout_error(provider, "timeouts.first_byte", timeouts.first_byte))?
@@ -304,6 +304,17 @@ async fn read_limited(
     provider: &LiveProvider,
     url: &reqwest::Url,
 ) -> Result<Bytes, GatewayError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len <= MAX_RESPONSE_BYTES as u64)
+    {
+        // The length is known and within the limit (hyper holds the provider to it): take the
+        // body as it arrives, without copying it into a buffer of our own.
+        return response
+            .bytes()
+            .await
+            .map_err(|e| upstream::send_error(&provider.config.name, url, &e));
+    }
     let mut body = bytes::BytesMut::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {

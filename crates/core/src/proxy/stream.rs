@@ -9,6 +9,7 @@ use eventsource_stream::{Event, EventStreamError};
 use futures::{Stream, StreamExt};
 use memchr::memmem;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use tokio::time::Instant;
 
 use crate::config::{Timeouts, seconds};
@@ -43,8 +44,8 @@ pub fn inspect(data: &str) -> EventInfo {
         finished: has_finish_reason(bytes),
         ..EventInfo::default()
     };
-    let may_have_usage = memmem::find(bytes, b"\"usage\"").is_some();
-    let may_have_error = memmem::find(bytes, b"\"error\"").is_some();
+    let may_have_usage = has_usage(bytes);
+    let may_have_error = ERROR_KEY.find(bytes).is_some();
     if (may_have_usage || may_have_error)
         && let Ok(probe) = serde_json::from_str::<OpenAiProbe>(data)
     {
@@ -61,9 +62,32 @@ pub fn inspect(data: &str) -> EventInfo {
     info
 }
 
+static USAGE_KEY: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+static ERROR_KEY: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\"error\""));
+static FINISH_REASON_KEY: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\"finish_reason\""));
+
+/// True when some `"usage"` in the chunk is not followed by `: null` — OpenAI sends
+/// `"usage": null` in every chunk once usage is requested, and those need no parse. (Inside a
+/// string, `"usage"` can only be followed by `,`, `}`, `]` or `:`-less text, so a stray one
+/// only ever causes a parse, never skips one.)
+fn has_usage(data: &[u8]) -> bool {
+    USAGE_KEY.find_iter(data).any(|at| {
+        let rest = &data[at + b"\"usage\"".len()..];
+        let mut rest = rest.iter().skip_while(|b| b.is_ascii_whitespace());
+        if rest.next() != Some(&b':') {
+            return true;
+        }
+        let mut rest = rest.skip_while(|b| b.is_ascii_whitespace());
+        !b"null".iter().all(|expected| rest.next() == Some(expected))
+    })
+}
+
 /// True when a `"finish_reason"` in the chunk has a string value (not `null`).
 fn has_finish_reason(data: &[u8]) -> bool {
-    memmem::find_iter(data, b"\"finish_reason\"").any(|at| {
+    FINISH_REASON_KEY.find_iter(data).any(|at| {
         let rest = &data[at + b"\"finish_reason\"".len()..];
         let rest = rest
             .iter()
@@ -231,11 +255,16 @@ impl EventHandler {
             return None;
         }
         let out = self.buffer.split().freeze();
-        for line in out.split(|&b| b == b'\n') {
-            if let Some(data) = line.strip_prefix(b"data: ")
-                && let Ok(data) = std::str::from_utf8(data)
-            {
-                recorder.capture_stream_event(data);
+        if recorder.wants_stream_capture() {
+            let mut rest = &out[..];
+            while !rest.is_empty() {
+                let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                if let Some(data) = rest[..end].strip_prefix(b"data: ")
+                    && let Ok(data) = std::str::from_utf8(data)
+                {
+                    recorder.capture_stream_event(data);
+                }
+                rest = rest.get(end + 1..).unwrap_or_default();
             }
         }
         Some(out)
@@ -400,6 +429,20 @@ mod tests {
         assert_eq!(inspect(null_usage).usage, None);
         let error = r#"{"error":{"message":"overloaded","code":"529"}}"#;
         assert_eq!(inspect(error).error.as_deref(), Some("overloaded"));
+    }
+
+    #[test]
+    fn null_usage_needs_no_parse_and_any_other_does() {
+        assert!(!has_usage(br#"{"choices":[],"usage":null}"#));
+        assert!(!has_usage(br#"{"choices":[],"usage" :  null }"#));
+        assert!(has_usage(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
+        assert!(has_usage(br#"{"usage":null,"x":{"usage":{}}}"#));
+        // Text that ends in `"usage` inside a string: a parse, which finds no usage.
+        assert!(has_usage(br#"{"content":"say "usage","n":1}"#));
+        assert_eq!(
+            inspect(r#"{"content":"say "usage","n":1}"#),
+            EventInfo::default()
+        );
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! The single writer: a task that owns the write connection, takes outcomes from a bounded
 //! queue and commands from a second one, and commits them in batches — everything queued (up to
-//! `MAX_BATCH` outcomes) in one transaction on a blocking thread, without waiting for more.
+//! `MAX_BATCH` outcomes) in one transaction on a blocking thread. Outcomes are committed at once,
+//! except that a batch of outcomes starts at most every `MIN_COMMIT_INTERVAL`: under load the
+//! outcomes arriving meanwhile join the next batch, so the cost of a commit (the WAL frames of
+//! every touched page, the session and rollup updates, a blocking-pool hand-off) is shared by
+//! many requests instead of a few. That cost ran on the gateway's own CPU and, unbatched, was
+//! about as large as the whole proxying of a small request.
 //!
 //! Commit window: an outcome is durable once its batch commits. Under light load a batch is one
 //! outcome and commits within a millisecond or two of `try_send` (WAL with `synchronous=NORMAL`
 //! appends to the log without an fsync; about 0.3 ms from `try_send` to committed in
-//! `benches/store.rs`); under heavy load the window is the time to commit one full batch (about
-//! 35 ms for 2,000 rows on a busy 2-core machine, where the writer sustains ≈ 60,000 rows/s). The request path never waits: it only `try_send`s, and a full queue
-//! drops the outcome with a warning rather than stall a request.
+//! `benches/store.rs`); under heavy load the window is `MIN_COMMIT_INTERVAL` plus the time to
+//! commit one batch (about 35 ms for a full batch of 2,000 rows on a busy 2-core machine, where
+//! the writer sustains ≈ 60,000 rows/s). The request path never waits: it only `try_send`s, and
+//! a full queue drops the outcome with a warning rather than stall a request.
 //!
 //! Events are broadcast only after their batch committed. Every `min(idle_timeout / 4, 60 s)`
 //! the writer closes idle sessions and deletes history past `sessions.retention_days`. On
@@ -38,6 +44,8 @@ pub use super::sessions::CleanupReport;
 pub const QUEUE_CAPACITY: usize = 4096;
 /// The most outcomes committed in one transaction.
 pub const MAX_BATCH: usize = 2000;
+/// The shortest time between the starts of two batches of outcomes (commands do not wait).
+pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(10);
 const COMMAND_CAPACITY: usize = 64;
 const MAX_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 const MIN_CLEANUP_INTERVAL: Duration = Duration::from_millis(20);
@@ -164,6 +172,8 @@ impl Writer {
     async fn run(mut self, shutdown: CancellationToken) {
         let mut next_cleanup = Instant::now() + self.cleanup_interval();
         let (mut outcomes_open, mut commands_open) = (true, true);
+        // When the last batch of outcomes started: the next one waits for the interval to pass.
+        let mut last_batch: Option<Instant> = None;
         loop {
             let mut outcomes = Vec::new();
             let mut periodic = false;
@@ -186,7 +196,27 @@ impl Writer {
             if !outcomes_open && !commands_open {
                 break;
             }
+            if !outcomes.is_empty()
+                && self.waiting.is_empty()
+                && let Some(last) = last_batch
+                && last.elapsed() < MIN_COMMIT_INTERVAL
+            {
+                // Under load: let the outcomes of the next few milliseconds join this batch. A
+                // command or the shutdown ends the wait early.
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => {}
+                    envelope = self.commands.recv(), if commands_open => match envelope {
+                        Some(envelope) => self.hold(envelope),
+                        None => commands_open = false,
+                    },
+                    () = tokio::time::sleep_until(last + MIN_COMMIT_INTERVAL) => {}
+                }
+            }
             self.take_queued(&mut outcomes);
+            if !outcomes.is_empty() {
+                last_batch = Some(Instant::now());
+            }
             if periodic {
                 next_cleanup = Instant::now() + self.cleanup_interval();
             }

@@ -19,6 +19,8 @@ pub use canonical::{
     Signature, StreamEvent, Tool, ToolChoice,
 };
 
+use std::cell::RefCell;
+
 use bytes::BytesMut;
 
 /// A failure inside a stream: the provider's error event, or an event that cannot be read.
@@ -69,4 +71,39 @@ pub trait StreamEncoder: Send {
 
     /// What to send while the provider is silent (an SSE comment, or Anthropic's `ping`).
     fn keepalive(&self) -> &'static [u8];
+}
+
+thread_local! {
+    /// Where stream encoders serialize one event before it is copied out whole: the output then
+    /// grows once per event, not once per JSON token.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Appends the `prefix` parts, `value` as JSON and the `suffix` parts to `out`.
+pub(crate) fn write_json(
+    out: &mut BytesMut,
+    prefix: &[&[u8]],
+    value: &impl serde::Serialize,
+    suffix: &[&[u8]],
+) {
+    SCRATCH.with_borrow_mut(|json| {
+        json.clear();
+        // Events are built from strings, numbers and raw JSON: serializing them cannot fail.
+        if serde_json::to_writer(&mut *json, value).is_err() {
+            return;
+        }
+        let parts_len: usize = prefix.iter().chain(suffix).map(|part| part.len()).sum();
+        out.reserve(parts_len + json.len());
+        for part in prefix {
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(json);
+        for part in suffix {
+            out.extend_from_slice(part);
+        }
+        // A huge event does not keep its buffer for the thread's lifetime.
+        if json.capacity() > 64 * 1024 {
+            *json = Vec::new();
+        }
+    });
 }

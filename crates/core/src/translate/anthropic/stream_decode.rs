@@ -139,6 +139,26 @@ struct ErrorBody {
     message: Option<String>,
 }
 
+/// The most common event, `content_block_delta` with a `text_delta`, read without the buffering
+/// an internally tagged enum needs (serde collects such an object into an owned tree before it
+/// knows which variant it is).
+#[derive(Deserialize)]
+struct TextDeltaEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(rename = "index")]
+    _index: usize,
+    #[serde(borrow)]
+    delta: TextDelta<'a>,
+}
+
+#[derive(Deserialize)]
+struct TextDelta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    text: String,
+}
+
 fn malformed(message: String) -> StreamError {
     StreamError::new("malformed_event", message)
 }
@@ -151,6 +171,16 @@ impl StreamDecoder for AnthropicStreamDecoder {
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), StreamError> {
         if data.trim().is_empty() {
+            return Ok(());
+        }
+        // A text delta goes into the open block whatever its index, as in `delta` below.
+        if let Ok(event) = serde_json::from_str::<TextDeltaEvent<'_>>(data)
+            && event.kind == "content_block_delta"
+            && event.delta.kind == "text_delta"
+        {
+            out.push(StreamEvent::TextDelta {
+                text: event.delta.text,
+            });
             return Ok(());
         }
         let parsed: Event = serde_json::from_str(data).map_err(|e| {

@@ -152,16 +152,8 @@ struct ErrorBody<'a> {
 
 /// `event: <name>\ndata: <json>\n\n`.
 fn write_event(out: &mut BytesMut, name: &str, payload: &impl Serialize) {
-    // Payloads are strings, numbers and raw JSON: serializing them cannot fail.
-    let Ok(json) = serde_json::to_vec(payload) else {
-        return;
-    };
-    out.reserve(name.len() + json.len() + 16);
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(&json);
-    out.extend_from_slice(b"\n\n");
+    let prefix: [&[u8]; 3] = [b"event: ", name.as_bytes(), b"\ndata: "];
+    crate::translate::write_json(out, &prefix, payload, &[b"\n\n"]);
 }
 
 fn write_payload(out: &mut BytesMut, payload: &Payload<'_>) {

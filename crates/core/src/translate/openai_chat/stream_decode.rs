@@ -1,7 +1,9 @@
 //! Upstream `chat.completion.chunk` events → canonical stream events, tolerant of the ways
 //! OpenAI-compatible vendors differ (tool-call fragments, where usage arrives, a missing `[DONE]`).
 
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::response::error_message;
 use super::{OpenAiQuirks, finish_reason_from_word};
@@ -152,24 +154,168 @@ impl OpenAiStreamDecoder {
                 self.tool_call_fragment(Some(0), None, Some(call), out);
             }
         }
-        if let Some(word) = choice.get("finish_reason").and_then(Value::as_str)
-            && !self.finished
-        {
-            self.finished = true;
-            // Calls whose name never came still go out, so their arguments are not lost.
-            for slot in &mut self.calls {
-                if !slot.started {
-                    start_call(slot, out);
-                }
-            }
-            let mut reason = finish_reason_from_word(word);
-            // Some vendors say `stop` after tool calls; clients act on `tool_calls`.
-            if reason == FinishReason::Stop && !self.calls.is_empty() {
-                reason = FinishReason::ToolCalls;
-            }
-            out.push(StreamEvent::Finish { reason });
+        if let Some(word) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish(word, out);
         }
     }
+
+    fn finish(&mut self, word: &str, out: &mut Vec<StreamEvent>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        // Calls whose name never came still go out, so their arguments are not lost.
+        for slot in &mut self.calls {
+            if !slot.started {
+                start_call(slot, out);
+            }
+        }
+        let mut reason = finish_reason_from_word(word);
+        // Some vendors say `stop` after tool calls; clients act on `tool_calls`.
+        if reason == FinishReason::Stop && !self.calls.is_empty() {
+            reason = FinishReason::ToolCalls;
+        }
+        out.push(StreamEvent::Finish { reason });
+    }
+
+    fn start(&mut self, id: Option<&str>, model: Option<&str>, out: &mut Vec<StreamEvent>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let id = id.unwrap_or_default();
+        out.push(StreamEvent::Start {
+            id: if id.is_empty() {
+                format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+            } else {
+                id.to_owned()
+            },
+            model: model.unwrap_or_default().to_owned(),
+        });
+    }
+
+    fn usage(&mut self, usage: Usage, out: &mut Vec<StreamEvent>) {
+        if self.last_usage != Some(usage) {
+            self.last_usage = Some(usage);
+            out.push(StreamEvent::Usage { usage });
+        }
+    }
+
+    /// The common chunk (text, reasoning, finish, usage) read into borrowed, typed fields
+    /// instead of a `Value` tree. `None` when the chunk is anything else (tool calls, an error,
+    /// a field of an unexpected type, a repeated field): the caller then reads it as a `Value`,
+    /// which gives the same events. Decides before touching any state.
+    fn decode_plain(&mut self, data: &str, out: &mut Vec<StreamEvent>) -> Option<()> {
+        let chunk: PlainChunk<'_> = serde_json::from_str(data).ok()?;
+        if chunk.error.is_some() {
+            return None;
+        }
+        let usage = match chunk.usage {
+            Some(raw) => Some(Usage::from(
+                serde_json::from_str::<OpenAiUsage>(raw.get()).ok()?,
+            )),
+            None => None,
+        };
+        let first = chunk
+            .choices
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.index.unwrap_or(0) == 0);
+        if let Some(delta) = first.and_then(|c| c.delta.as_ref())
+            && (delta.tool_calls.is_some() || delta.function_call.is_some())
+        {
+            return None;
+        }
+        if !self.started {
+            let id = chunk.id.and_then(string_value);
+            let model = chunk.model.and_then(string_value);
+            self.start(id.as_deref(), model.as_deref(), out);
+        }
+        if let Some(choice) = first {
+            if let Some(delta) = &choice.delta {
+                // `reasoning_content`, when present (even `null`), wins over `reasoning`.
+                let reasoning = match &delta.reasoning_content {
+                    Some(value) => value.as_deref(),
+                    None => delta.reasoning.as_deref(),
+                };
+                if let Some(text) = reasoning.filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::ThinkingDelta {
+                        text: text.to_owned(),
+                    });
+                }
+                for text in [&delta.content, &delta.refusal].into_iter().flatten() {
+                    if !text.is_empty() {
+                        out.push(StreamEvent::TextDelta { text: text.clone() });
+                    }
+                }
+            }
+            if let Some(word) = choice.finish_reason.and_then(string_value) {
+                self.finish(&word, out);
+            }
+        }
+        if let Some(usage) = usage {
+            self.usage(usage, out);
+        }
+        Some(())
+    }
+}
+
+/// The fields of a chunk the decoder reads, for `decode_plain`.
+#[derive(Deserialize)]
+struct PlainChunk<'a> {
+    /// Read only from the first chunk.
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    model: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<PlainChoice<'a>>>,
+    #[serde(default, borrow)]
+    usage: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct PlainChoice<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, borrow)]
+    delta: Option<PlainDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct PlainDelta<'a> {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+    /// `Some(None)` for an explicit `null`: it still hides `reasoning`.
+    #[serde(default, deserialize_with = "present")]
+    reasoning_content: Option<Option<String>>,
+    #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default, borrow)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    function_call: Option<&'a RawValue>,
+}
+
+/// The string a raw value holds; `None` for anything else (as `Value::as_str`).
+fn string_value(raw: &RawValue) -> Option<String> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+/// A field that is present, whatever its value (`null` included).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 fn start_call(slot: &mut CallSlot, out: &mut Vec<StreamEvent>) {
@@ -202,6 +348,9 @@ impl StreamDecoder for OpenAiStreamDecoder {
             self.done = true;
             return Ok(());
         }
+        if self.decode_plain(data, out).is_some() {
+            return Ok(());
+        }
         let chunk: Value = serde_json::from_str(data).map_err(|e| {
             StreamError::new(
                 "malformed_event",
@@ -216,22 +365,11 @@ impl StreamDecoder for OpenAiStreamDecoder {
                 .unwrap_or("upstream_error");
             return Err(StreamError::new(code, error_message(error)));
         }
-        if !self.started {
-            self.started = true;
-            let id = chunk.get("id").and_then(Value::as_str).unwrap_or_default();
-            out.push(StreamEvent::Start {
-                id: if id.is_empty() {
-                    format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
-                } else {
-                    id.to_owned()
-                },
-                model: chunk
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            });
-        }
+        self.start(
+            chunk.get("id").and_then(Value::as_str),
+            chunk.get("model").and_then(Value::as_str),
+            out,
+        );
         // Only the first choice is relayed (`n` > 1 is not supported through the canonical model).
         let first = chunk
             .get("choices")
@@ -253,15 +391,102 @@ impl StreamDecoder for OpenAiStreamDecoder {
                     )
                 })?,
             );
-            if self.last_usage != Some(usage) {
-                self.last_usage = Some(usage);
-                out.push(StreamEvent::Usage { usage });
-            }
+            self.usage(usage, out);
         }
         Ok(())
     }
 
     fn is_complete(&self) -> bool {
         self.done || self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(chunks: &[&str]) -> Vec<StreamEvent> {
+        let mut decoder = OpenAiStreamDecoder::new(OpenAiQuirks::default());
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder
+                .decode("", chunk, &mut out)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        out
+    }
+
+    fn text(t: &str) -> StreamEvent {
+        StreamEvent::TextDelta { text: t.into() }
+    }
+
+    /// Chunks the typed fast path reads and chunks it leaves to the `Value` path give the events
+    /// the `Value` path always gave.
+    #[test]
+    fn odd_chunks_decode_as_before() {
+        let start = StreamEvent::Start {
+            id: "c1".into(),
+            model: "m".into(),
+        };
+        // An explicit `null` reasoning_content hides `reasoning`.
+        assert_eq!(
+            decode(&[
+                r#"{"id":"c1","model":"m","choices":[{"delta":{"reasoning_content":null,"reasoning":"r","content":"c"}}]}"#
+            ]),
+            vec![start.clone(), text("c")]
+        );
+        // Only the choice with index 0 counts, wherever it is; escapes are decoded.
+        assert_eq!(
+            decode(&[
+                r#"{"id":"c1","model":"m","choices":[{"index":1,"delta":{"content":"x"}},{"delta":{"content":"y\n\u00e9"},"finish_reason":"stop"}],"usage":null}"#
+            ]),
+            vec![
+                start.clone(),
+                text("y\né"),
+                StreamEvent::Finish {
+                    reason: FinishReason::Stop
+                }
+            ]
+        );
+        // Values of unexpected types are skipped, as `Value::as_str` skips them.
+        assert_eq!(
+            decode(&[
+                r#"{"id":7,"model":"m","choices":[{"index":"0","delta":{"content":["x"],"refusal":"no"},"finish_reason":3}]}"#
+            ])[1..],
+            [text("no")]
+        );
+        // A repeated field: the last one wins.
+        assert_eq!(
+            decode(&[
+                r#"{"id":"c1","model":"m","choices":[{"delta":{"content":"a","content":"b"}}]}"#
+            ]),
+            vec![start.clone(), text("b")]
+        );
+        // Tool calls and usage.
+        assert_eq!(
+            decode(&[
+                r#"{"id":"c1","model":"m","choices":[{"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+                r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#
+            ]),
+            vec![
+                start,
+                StreamEvent::ToolCallStart {
+                    index: 0,
+                    id: "t".into(),
+                    name: "f".into()
+                },
+                StreamEvent::ToolCallDelta {
+                    index: 0,
+                    arguments: "{}".into()
+                },
+                StreamEvent::Usage {
+                    usage: Usage {
+                        input_tokens: 3,
+                        output_tokens: 4,
+                        ..Usage::default()
+                    }
+                }
+            ]
+        );
     }
 }

@@ -2,7 +2,8 @@
 //! finish chunk, the usage chunk (when asked for) and `data: [DONE]`.
 
 use bytes::{BufMut, BytesMut};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 
 use super::response::usage_json;
 use super::{completion_id, finish_reason_word, unix_now};
@@ -20,6 +21,9 @@ pub struct OpenAiStreamEncoder {
     finish_sent: bool,
     usage: Option<Usage>,
     ended: bool,
+    /// What follows the choice in every chunk (`],"created":…,"id":…,"model":…,…}`), serialized
+    /// once the id is known: the id and model are not escaped again for every event.
+    tail: Vec<u8>,
 }
 
 impl OpenAiStreamEncoder {
@@ -35,51 +39,135 @@ impl OpenAiStreamEncoder {
             finish_sent: false,
             usage: None,
             ended: false,
+            tail: Vec::new(),
         }
     }
 
-    fn id(&mut self) -> String {
-        self.id.get_or_insert_with(|| completion_id("")).clone()
+    fn id(&mut self) -> &str {
+        self.id.get_or_insert_with(|| completion_id(""))
     }
 
-    fn chunk(&mut self, delta: Value, finish_reason: Option<&str>, out: &mut BytesMut) {
+    fn chunk(&mut self, delta: Delta<'_>, finish_reason: Option<&str>, out: &mut BytesMut) {
         if !self.opened {
             self.opened = true;
-            let role = json!({"role": "assistant", "content": ""});
-            self.write_choice(role, None, out);
+            self.write_choice(Delta::ROLE, None, out);
         }
         self.write_choice(delta, finish_reason, out);
     }
 
-    fn write_choice(&mut self, delta: Value, finish_reason: Option<&str>, out: &mut BytesMut) {
-        let chunk = json!({
-            "id": self.id(),
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason,
-            }],
-        });
-        write_event(&chunk, out);
+    fn write_choice(&mut self, delta: Delta<'_>, finish_reason: Option<&str>, out: &mut BytesMut) {
+        if self.tail.is_empty() {
+            self.id();
+            let frame = Chunk {
+                choices: [],
+                created: self.created,
+                id: self.id.as_deref().unwrap_or_default(),
+                model: &self.model,
+                object: "chat.completion.chunk",
+            };
+            // `{"choices":[],"created":…}` → `],"created":…}`: `choices` is the first field.
+            let json = serde_json::to_vec(&frame).unwrap_or_default();
+            self.tail = json.get(CHOICES_OPEN.len()..).unwrap_or_default().to_vec();
+        }
+        let choice = Choice {
+            delta,
+            finish_reason,
+            index: 0,
+            logprobs: None,
+        };
+        let prefix: [&[u8]; 2] = [b"data: ", CHOICES_OPEN];
+        crate::translate::write_json(out, &prefix, &choice, &[&self.tail, b"\n\n"]);
     }
 
     fn finish_chunk(&mut self, reason: &FinishReason, out: &mut BytesMut) {
         if !self.finish_sent {
             self.finish_sent = true;
-            self.chunk(json!({}), Some(finish_reason_word(reason)), out);
+            self.chunk(Delta::Empty {}, Some(finish_reason_word(reason)), out);
         }
     }
 }
 
-fn write_event(value: &Value, out: &mut BytesMut) {
-    out.put_slice(b"data: ");
-    // A `Value` built from strings and numbers always serializes.
-    out.put_slice(&serde_json::to_vec(value).unwrap_or_default());
-    out.put_slice(b"\n\n");
+/// How every chunk begins, up to its one choice.
+const CHOICES_OPEN: &[u8] = b"{\"choices\":[";
+
+/// A `chat.completion.chunk` around its choice (serialized with none, then cut, see
+/// `write_choice`). The fields are in the order `serde_json::Map` (sorted keys) gave them
+/// before, so the bytes are the same as when each chunk was built as a `Value`.
+#[derive(Serialize)]
+struct Chunk<'a> {
+    choices: [Choice<'a>; 0],
+    created: u64,
+    id: &'a str,
+    model: &'a str,
+    object: &'static str,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    delta: Delta<'a>,
+    finish_reason: Option<&'a str>,
+    index: u32,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Delta<'a> {
+    Role {
+        content: &'static str,
+        role: &'static str,
+    },
+    Content {
+        content: &'a str,
+    },
+    Reasoning {
+        reasoning_content: &'a str,
+    },
+    ToolStart {
+        tool_calls: [ToolStart<'a>; 1],
+    },
+    ToolArguments {
+        tool_calls: [ToolArguments<'a>; 1],
+    },
+    Empty {},
+}
+
+impl Delta<'_> {
+    /// The first chunk's delta.
+    const ROLE: Delta<'static> = Delta::Role {
+        content: "",
+        role: "assistant",
+    };
+}
+
+#[derive(Serialize)]
+struct ToolStart<'a> {
+    function: NamedFunction<'a>,
+    id: &'a str,
+    index: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct NamedFunction<'a> {
+    arguments: &'static str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct ToolArguments<'a> {
+    function: Arguments<'a>,
+    index: usize,
+}
+
+#[derive(Serialize)]
+struct Arguments<'a> {
+    arguments: &'a str,
+}
+
+fn write_event(value: &impl Serialize, out: &mut BytesMut) {
+    crate::translate::write_json(out, &[b"data: "], value, &[b"\n\n"]);
 }
 
 impl StreamEncoder for OpenAiStreamEncoder {
@@ -94,27 +182,42 @@ impl StreamEncoder for OpenAiStreamEncoder {
                 }
                 if !self.opened {
                     self.opened = true;
-                    self.write_choice(json!({"role": "assistant", "content": ""}), None, out);
+                    self.write_choice(Delta::ROLE, None, out);
                 }
             }
-            StreamEvent::TextDelta { text } => self.chunk(json!({"content": text}), None, out),
+            StreamEvent::TextDelta { text } => {
+                self.chunk(Delta::Content { content: &text }, None, out);
+            }
             StreamEvent::ThinkingDelta { text } => {
-                self.chunk(json!({"reasoning_content": text}), None, out);
+                let delta = Delta::Reasoning {
+                    reasoning_content: &text,
+                };
+                self.chunk(delta, None, out);
             }
             // Signatures and redacted thinking have no place in this format.
             StreamEvent::ThinkingSignature { .. } | StreamEvent::RedactedThinking { .. } => {}
             StreamEvent::ToolCallStart { index, id, name } => {
-                let call = json!({
-                    "index": index,
-                    "id": id,
-                    "type": "function",
-                    "function": {"name": name, "arguments": ""},
-                });
-                self.chunk(json!({"tool_calls": [call]}), None, out);
+                let call = ToolStart {
+                    function: NamedFunction {
+                        arguments: "",
+                        name: &name,
+                    },
+                    id: &id,
+                    index,
+                    kind: "function",
+                };
+                let delta = Delta::ToolStart { tool_calls: [call] };
+                self.chunk(delta, None, out);
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
-                let call = json!({"index": index, "function": {"arguments": arguments}});
-                self.chunk(json!({"tool_calls": [call]}), None, out);
+                let call = ToolArguments {
+                    function: Arguments {
+                        arguments: &arguments,
+                    },
+                    index,
+                };
+                let delta = Delta::ToolArguments { tool_calls: [call] };
+                self.chunk(delta, None, out);
             }
             StreamEvent::Finish { reason } => self.finish_chunk(&reason, out),
             StreamEvent::Usage { usage } => self.usage = Some(usage),
@@ -130,7 +233,7 @@ impl StreamEncoder for OpenAiStreamEncoder {
             && let Some(usage) = self.usage
         {
             let chunk = json!({
-                "id": self.id(),
+                "id": self.id().to_owned(),
                 "object": "chat.completion.chunk",
                 "created": self.created,
                 "model": self.model,
