@@ -360,19 +360,21 @@ pub(crate) fn cleanup(
         }
     }
     if let Some(days) = delete_older_than_days {
+        // Inclusive: `older_than_days = 0` means everything closed up to now, including a session
+        // closed in the same batch (one `now` for all its commands).
         let cutoff = now.saturating_sub(i64::from(days).saturating_mul(DAY_MS));
         report.deleted_requests = conn.query_row(
             "SELECT COUNT(*) FROM requests WHERE session_id IN
-                 (SELECT id FROM sessions WHERE status <> 'active' AND closed_at < ?1)",
+                 (SELECT id FROM sessions WHERE status <> 'active' AND closed_at <= ?1)",
             [cutoff],
             |row| row.get(0),
         )?;
         report.deleted_sessions = conn.execute(
-            "DELETE FROM sessions WHERE status <> 'active' AND closed_at < ?1",
+            "DELETE FROM sessions WHERE status <> 'active' AND closed_at <= ?1",
             [cutoff],
         )? as u64;
         report.deleted_requests += conn.execute(
-            "DELETE FROM requests WHERE session_id IS NULL AND started_at < ?1",
+            "DELETE FROM requests WHERE session_id IS NULL AND started_at <= ?1",
             [cutoff],
         )? as u64;
     }
