@@ -29,6 +29,8 @@ pub struct EventInfo {
     /// A chunk that carries only usage (`"choices": []`), as requested by `include_usage`.
     pub usage_only: bool,
     pub error: Option<String>,
+    /// The data was parsed as JSON here (so it is known to be valid).
+    pub parsed: bool,
 }
 
 /// Looks at one event's data cheaply: JSON is parsed only when it may carry usage or an error.
@@ -49,6 +51,7 @@ pub fn inspect(data: &str) -> EventInfo {
     if (may_have_usage || may_have_error)
         && let Ok(probe) = serde_json::from_str::<OpenAiProbe>(data)
     {
+        info.parsed = true;
         info.usage_only =
             probe.usage.is_some() && probe.choices.as_ref().is_some_and(Vec::is_empty);
         info.usage = probe.usage.map(Usage::from);
@@ -177,12 +180,10 @@ impl EventHandler {
                     return Handled::default(); // an empty event says nothing: not relayed
                 }
                 let info = inspect(&event.data);
-                match info.usage {
-                    Some(usage) => recorder.set_usage(usage),
-                    None => recorder.capture_stream_event(&event.data),
-                }
-                self.completed |= info.done || info.finished;
-                if !info.done && serde_json::from_str::<serde::de::IgnoredAny>(&event.data).is_err()
+                // Validated once: `inspect` already parsed chunks that may carry usage or errors.
+                if !info.done
+                    && !info.parsed
+                    && serde_json::from_str::<serde::de::IgnoredAny>(&event.data).is_err()
                 {
                     return Handled {
                         error: Some(StreamError::new(
@@ -193,6 +194,11 @@ impl EventHandler {
                         ..Handled::default()
                     };
                 }
+                match info.usage {
+                    Some(usage) => recorder.set_usage(usage),
+                    None => recorder.capture_stream_event(&event.data),
+                }
+                self.completed |= info.done || info.finished;
                 let hidden = *hide_usage_chunk && info.usage_only;
                 Handled {
                     out: (!hidden).then(|| encode(event)),
