@@ -5,6 +5,7 @@ pub mod accounting;
 pub mod admin;
 pub mod config;
 pub mod error;
+pub mod ids;
 pub mod outcome;
 pub mod proxy;
 pub mod routing;

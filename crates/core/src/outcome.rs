@@ -2,8 +2,8 @@
 //! interrupted requests are reported too. Outcomes go to a bounded queue; the request path never
 //! waits for whoever consumes them (accounting, live views).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, header};
@@ -208,12 +208,7 @@ pub struct RequestRecorder {
 
 /// Process-unique request ids: a random start, then a counter (no syscall per request).
 fn next_request_id() -> String {
-    static NEXT: LazyLock<AtomicU64> = LazyLock::new(|| {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::fill(&mut seed);
-        AtomicU64::new(u64::from_le_bytes(seed) >> 1)
-    });
-    format!("req_{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!("req_{:016x}", crate::ids::next_u64())
 }
 
 /// The first word of a User-Agent (`claude-cli/2.1.197 (external, cli)` → `claude-cli/2.1.197`).

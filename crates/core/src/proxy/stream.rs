@@ -144,7 +144,8 @@ pub struct Handled {
     /// The stream cannot go on: the client gets one error in its dialect instead of the event
     /// (always when translating; for passthrough, an event that is not what its dialect allows).
     pub fatal: bool,
-    /// Nothing more will come (`[DONE]`).
+    /// Nothing more will come (`[DONE]`, `message_stop`): the relay ends without waiting for
+    /// the provider's end of body.
     pub done: bool,
 }
 
@@ -228,13 +229,14 @@ impl EventHandler {
                     out: Some(encode(event)),
                     error: result.err(),
                     fatal: false,
-                    done: false,
+                    done: decoder.is_done(),
                 }
             }
             Reader::Translate(decoder) => {
                 self.canonical.clear();
                 let result = decoder.decode(&event.event, &event.data, &mut self.canonical);
                 self.completed = decoder.is_complete();
+                let done = decoder.is_done();
                 record_usage(&self.canonical, recorder);
                 for canonical in self.canonical.drain(..) {
                     self.client.encode(canonical, &mut self.buffer);
@@ -245,7 +247,7 @@ impl EventHandler {
                     out,
                     fatal: error.is_some(),
                     error,
-                    done: false,
+                    done,
                 }
             }
         }

@@ -56,6 +56,13 @@ pub trait StreamDecoder: Send {
     /// Whether the provider has said the answer is complete, so that the end of the stream now
     /// is a normal end and not an interruption.
     fn is_complete(&self) -> bool;
+
+    /// Whether the provider has sent its last event (OpenAI's `[DONE]`, Anthropic's
+    /// `message_stop`): the relay then ends the client's stream at once instead of waiting for
+    /// the provider's connection to signal the end of the body.
+    fn is_done(&self) -> bool {
+        false
+    }
 }
 
 /// Turns canonical events into a client's SSE bytes, keeping its protocol's invariants (one

@@ -149,7 +149,7 @@ pub(super) fn client_message_id(id: &str) -> String {
     if id.starts_with("msg_") {
         id.to_owned()
     } else {
-        format!("msg_{}", uuid::Uuid::new_v4().simple())
+        format!("msg_{}", crate::ids::fresh_hex())
     }
 }
 

@@ -239,6 +239,11 @@ impl StreamDecoder for AnthropicStreamDecoder {
     fn is_complete(&self) -> bool {
         self.complete
     }
+
+    /// `message_stop` is the last event of a message.
+    fn is_done(&self) -> bool {
+        self.complete
+    }
 }
 
 impl AnthropicStreamDecoder {

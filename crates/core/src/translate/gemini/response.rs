@@ -71,7 +71,7 @@ pub fn decode_response(body: &[u8]) -> Result<ChatResponse, String> {
     let id = value
         .get("responseId")
         .and_then(Value::as_str)
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+        .map_or_else(crate::ids::fresh_hex, str::to_owned);
     let candidate = value
         .get("candidates")
         .and_then(Value::as_array)

@@ -119,7 +119,7 @@ impl StreamDecoder for GeminiStreamDecoder {
             let id = chunk
                 .get("responseId")
                 .and_then(Value::as_str)
-                .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+                .map_or_else(crate::ids::fresh_hex, str::to_owned);
             self.response_id = Some(id.clone());
             out.push(StreamEvent::Start {
                 id,

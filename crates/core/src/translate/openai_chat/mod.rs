@@ -78,7 +78,7 @@ pub(crate) fn completion_id(id: &str) -> String {
     if id.starts_with("chatcmpl-") {
         id.to_owned()
     } else if id.is_empty() {
-        format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+        format!("chatcmpl-{}", crate::ids::fresh_hex())
     } else {
         format!("chatcmpl-{id}")
     }

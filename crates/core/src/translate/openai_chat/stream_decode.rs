@@ -68,7 +68,7 @@ impl OpenAiStreamDecoder {
         self.calls.push(CallSlot {
             provider_index,
             id: id.map_or_else(
-                || format!("call_{}", uuid::Uuid::new_v4().simple()),
+                || format!("call_{}", crate::ids::fresh_hex()),
                 str::to_owned,
             ),
             name: None,
@@ -186,7 +186,7 @@ impl OpenAiStreamDecoder {
         let id = id.unwrap_or_default();
         out.push(StreamEvent::Start {
             id: if id.is_empty() {
-                format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+                format!("chatcmpl-{}", crate::ids::fresh_hex())
             } else {
                 id.to_owned()
             },
@@ -398,6 +398,10 @@ impl StreamDecoder for OpenAiStreamDecoder {
 
     fn is_complete(&self) -> bool {
         self.done || self.finished
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
     }
 }
 

@@ -109,7 +109,7 @@ fn response_id(id: &str) -> String {
     if id.starts_with("resp_") {
         id.to_owned()
     } else if id.is_empty() {
-        format!("resp_{}", uuid::Uuid::new_v4().simple())
+        format!("resp_{}", crate::ids::fresh_hex())
     } else {
         format!("resp_{id}")
     }
