@@ -183,14 +183,14 @@ impl OutcomeSink {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or_default();
-            let _ = events.send(LiveEvent::RequestStarted(RequestStarted {
+            let _ = events.send(LiveEvent::RequestStarted(Box::new(RequestStarted {
                 id: outcome.id.clone(),
                 time: started,
                 client: outcome.client.clone(),
                 client_model: outcome.client_model.clone(),
                 endpoint: outcome.endpoint.as_str().to_owned(),
                 stream: outcome.stream,
-            }));
+            })));
         }
     }
 }

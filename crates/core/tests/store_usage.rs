@@ -355,14 +355,14 @@ async fn store_the_writer_drains_its_queue_on_shutdown() {
 async fn store_events_serialize_with_their_type() {
     let dir = tempfile::tempdir().unwrap();
     let mut run = start(dir.path(), config());
-    let started = LiveEvent::RequestStarted(RequestStarted {
+    let started = LiveEvent::RequestStarted(Box::new(RequestStarted {
         id: "req_1".into(),
         time: 1_700_000_000_000,
         client: "claude-cli/2.1.197".into(),
         client_model: Some("gpt-4o-mini".into()),
         endpoint: "/v1/chat/completions".into(),
         stream: true,
-    });
+    }));
     assert_eq!(
         serde_json::to_value(&started).unwrap(),
         serde_json::json!({

@@ -116,10 +116,11 @@ pub(crate) fn apply(
                 touched.add_request(&mut state.sessions, &assigned.id, &rec, &accounted)
             && assigned.opened
         {
-            out.events.push(LiveEvent::SessionOpened(session.clone()));
+            out.events
+                .push(LiveEvent::SessionOpened(Box::new(session.clone())));
         }
         add_to_rollup(&mut rollup, &row, &accounted);
-        out.events.push(LiveEvent::RequestFinished(row));
+        out.events.push(LiveEvent::RequestFinished(Box::new(row)));
         out.stored += 1;
     }
     touched.write_back(&tx)?;

@@ -176,7 +176,7 @@ impl TouchedSessions {
                 Some(row) if row.status == SessionStatus::Active => {
                     row.status = SessionStatus::IdleClosed;
                     row.closed_at = Some(now);
-                    events.push(LiveEvent::SessionClosed(row.clone()));
+                    events.push(LiveEvent::SessionClosed(Box::new(row.clone())));
                 }
                 _ => {}
             }
@@ -291,7 +291,7 @@ pub(crate) fn close_by_user(
         .optional()?;
     if let Some(row) = closed {
         index.forget(id);
-        events.push(LiveEvent::SessionClosed(row.clone()));
+        events.push(LiveEvent::SessionClosed(Box::new(row.clone())));
         return Ok(row);
     }
     conn.query_row(
@@ -356,7 +356,7 @@ pub(crate) fn cleanup(
         for row in closed {
             index.forget(&row.id);
             report.closed_sessions += 1;
-            events.push(LiveEvent::SessionClosed(row));
+            events.push(LiveEvent::SessionClosed(Box::new(row)));
         }
     }
     if let Some(days) = delete_older_than_days {

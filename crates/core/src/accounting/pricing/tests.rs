@@ -1,5 +1,7 @@
 //! Tests of the price table, lookups and cost arithmetic.
 
+use std::collections::HashMap;
+
 use super::*;
 
 fn price_of(preset: Option<&str>, provider: &str, upstream: &str, client: &str) -> Price {
@@ -15,26 +17,100 @@ fn assert_close(actual: f64, expected: f64) {
     );
 }
 
-#[test]
-fn every_bundled_entry_parses() {
-    let raw: HashMap<&str, serde_json::Value> = serde_json::from_str(BUNDLED_JSON).unwrap();
-    for (key, value) in &raw {
-        let entry: RawEntry = serde_json::from_value(value.clone())
-            .unwrap_or_else(|e| panic!("entry `{key}` does not parse: {e}"));
-        assert!(
-            entry.is_priced_mode(),
-            "entry `{key}` has mode {:?}",
-            entry.mode
-        );
+const BUNDLED_JSON: &str = include_str!("../../../data/model-prices.json");
+
+/// What an entry of the JSON table should become (see the module doc), read independently of
+/// `build.rs`.
+fn expected_info(entry: &serde_json::Value) -> ModelInfo {
+    let float = |field: &str| entry.get(field).map(|v| v.as_f64().unwrap());
+    let int = |field: &str| entry.get(field).map(|v| v.as_u64().unwrap());
+    let output = match (float("output_cost_per_token"), entry["mode"].as_str()) {
+        (Some(output), _) => Some(output),
+        (None, Some("embedding")) => Some(0.0),
+        (None, _) => None,
+    };
+    let price = match (float("input_cost_per_token"), output) {
+        (Some(input), Some(output)) => Some(Price {
+            input,
+            output,
+            cached_input: float("cache_read_input_token_cost"),
+            cache_write: float("cache_creation_input_token_cost"),
+            reasoning: float("output_cost_per_reasoning_token"),
+        }),
+        _ => None,
+    };
+    ModelInfo {
+        price,
+        max_input_tokens: int("max_input_tokens"),
+        max_output_tokens: int("max_output_tokens"),
     }
-    assert_eq!(BUNDLED_TABLE.entries.len(), raw.len());
+}
+
+#[test]
+fn every_bundled_entry_is_in_the_table_as_it_reads() {
+    let raw: HashMap<&str, serde_json::Value> = serde_json::from_str(BUNDLED_JSON).unwrap();
+    let known = [
+        "litellm_provider",
+        "mode",
+        "max_input_tokens",
+        "max_output_tokens",
+        "input_cost_per_token",
+        "output_cost_per_token",
+        "cache_read_input_token_cost",
+        "cache_creation_input_token_cost",
+        "output_cost_per_reasoning_token",
+    ];
+    for (key, value) in &raw {
+        let fields = value.as_object().unwrap();
+        assert!(
+            fields.keys().all(|f| known.contains(&f.as_str())),
+            "entry `{key}` has fields the table does not read: {:?}",
+            fields.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            matches!(
+                value["mode"].as_str(),
+                Some("chat" | "completion" | "embedding" | "responses")
+            ),
+            "entry `{key}` has mode {:?}",
+            value["mode"]
+        );
+        let index = BundledTable
+            .by_key(key)
+            .unwrap_or_else(|| panic!("entry `{key}` is not in the table"));
+        assert_eq!(BundledTable.key(index), *key);
+        assert_eq!(
+            BundledTable.litellm_provider(index),
+            value["litellm_provider"].as_str().unwrap(),
+            "{key}"
+        );
+        assert_eq!(bundled::INFOS[index], expected_info(value), "{key}");
+    }
+    assert_eq!(BundledTable.len(), raw.len());
     assert!(raw.len() > 3000, "the bundled table looks truncated");
-    let priced = BUNDLED_TABLE
-        .entries
-        .iter()
-        .filter(|e| e.info.price.is_some())
-        .count();
+    let priced = bundled::INFOS.iter().filter(|i| i.price.is_some()).count();
     assert!(priced > 3000, "only {priced} entries have a price");
+}
+
+#[test]
+fn keys_are_found_ignoring_case_first_key_first() {
+    let mut first: HashMap<String, &str> = HashMap::new();
+    for index in 0..BundledTable.len() {
+        let key = BundledTable.key(index);
+        if index > 0 {
+            assert!(
+                BundledTable.key(index - 1) < key,
+                "keys out of order at `{key}`"
+            );
+        }
+        first.entry(key.to_ascii_lowercase()).or_insert(key);
+    }
+    for (lowercase, key) in &first {
+        let index = BundledTable.by_lowercase_key(lowercase).unwrap();
+        assert_eq!(BundledTable.key(index), *key);
+    }
+    assert_eq!(BundledTable.by_lowercase_key("gpt-4o-ultra"), None);
+    assert_eq!(BundledTable.by_key("GPT-4o"), None);
 }
 
 #[test]
