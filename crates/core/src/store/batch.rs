@@ -59,8 +59,9 @@ pub(crate) struct BatchOutput {
     pub stored: usize,
 }
 
-/// Rollup deltas of one batch, keyed by (UTC day number, client model, provider).
-type Rollup = HashMap<(i64, String, String), Totals>;
+/// Rollup deltas of one batch by UTC day number, client model and provider (nested, so that a
+/// request's lookup borrows its strings).
+type Rollup = HashMap<i64, HashMap<String, HashMap<String, Totals>>>;
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -98,16 +99,15 @@ pub(crate) fn apply(
             idle_ms,
             &mut out.events,
         )?;
-        let session_id = assigned.as_ref().map(|a| a.id.clone());
-        let row = request_row(&rec, session_id, &accounted);
-        match insert_request(&tx, &row) {
+        let session_id = assigned.as_ref().map(|a| a.id.as_str());
+        match insert_request(&tx, &rec, session_id, &accounted) {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(id = %row.id, "request id already stored; outcome ignored");
+                tracing::warn!(id = %rec.uid, "request id already stored; outcome ignored");
                 continue;
             }
             Err(err) => {
-                tracing::error!(id = %row.id, error = %err, "cannot store a request outcome");
+                tracing::error!(id = %rec.uid, error = %err, "cannot store a request outcome");
                 continue;
             }
         }
@@ -119,7 +119,8 @@ pub(crate) fn apply(
             out.events
                 .push(LiveEvent::SessionOpened(Box::new(session.clone())));
         }
-        add_to_rollup(&mut rollup, &row, &accounted);
+        let row = request_row(rec, assigned.map(|a| a.id), &accounted);
+        add_to_rollup(&mut rollup, &row);
         out.events.push(LiveEvent::RequestFinished(Box::new(row)));
         out.stored += 1;
     }
@@ -154,30 +155,36 @@ pub(crate) fn apply(
     Ok(out)
 }
 
-fn request_row(rec: &Recorded, session_id: Option<String>, accounted: &Accounted) -> RequestRow {
+/// The stored row of an outcome, as sent to live viewers (the outcome's strings move into it).
+fn request_row(rec: Recorded, session_id: Option<String>, accounted: &Accounted) -> RequestRow {
     RequestRow {
-        id: rec.uid.clone(),
+        id: rec.uid,
         session_id,
         started_at: rec.started_at,
-        client: rec.client.clone(),
-        client_model: rec.client_model.clone(),
-        provider: rec.provider.clone(),
-        upstream_model: rec.upstream_model.clone(),
+        client: rec.client,
+        client_model: rec.client_model,
+        provider: rec.provider,
+        upstream_model: rec.upstream_model,
         endpoint: rec.endpoint.to_owned(),
         stream: rec.stream,
         status: rec.status,
         http_status: rec.http_status,
-        error: rec.error.clone(),
+        error: rec.error,
         ttfb_ms: rec.ttfb_ms,
         duration_ms: rec.duration_ms,
         usage: accounted.usage,
-        usage_source: accounted.source.clone(),
+        usage_source: accounted.source.to_owned(),
         cost_usd: accounted.cost,
     }
 }
 
 /// Inserts a request row; `false` if its id is already stored (it is never counted twice).
-fn insert_request(conn: &Connection, row: &RequestRow) -> rusqlite::Result<bool> {
+fn insert_request(
+    conn: &Connection,
+    rec: &Recorded,
+    session_id: Option<&str>,
+    accounted: &Accounted,
+) -> rusqlite::Result<bool> {
     let changed = conn
         .prepare_cached(
             "INSERT INTO requests (request_uid, session_id, started_at, client, client_model,
@@ -189,44 +196,55 @@ fn insert_request(conn: &Connection, row: &RequestRow) -> rusqlite::Result<bool>
              ON CONFLICT (request_uid) DO NOTHING",
         )?
         .execute(params![
-            row.id,
-            row.session_id,
-            row.started_at,
-            row.client,
-            row.client_model,
-            row.provider,
-            row.upstream_model,
-            row.endpoint,
-            row.stream,
-            row.status,
-            row.http_status,
-            row.error,
-            row.ttfb_ms,
-            row.duration_ms,
-            row.usage.input_tokens,
-            row.usage.output_tokens,
-            row.usage.cached_input_tokens,
-            row.usage.cache_write_tokens,
-            row.usage.reasoning_tokens,
-            row.usage_source,
-            row.cost_usd,
+            rec.uid,
+            session_id,
+            rec.started_at,
+            rec.client,
+            rec.client_model,
+            rec.provider,
+            rec.upstream_model,
+            rec.endpoint,
+            rec.stream,
+            rec.status,
+            rec.http_status,
+            rec.error,
+            rec.ttfb_ms,
+            rec.duration_ms,
+            accounted.usage.input_tokens,
+            accounted.usage.output_tokens,
+            accounted.usage.cached_input_tokens,
+            accounted.usage.cache_write_tokens,
+            accounted.usage.reasoning_tokens,
+            accounted.source,
+            accounted.cost,
         ])?;
     Ok(changed == 1)
 }
 
-fn add_to_rollup(rollup: &mut Rollup, row: &RequestRow, accounted: &Accounted) {
-    let key = (
-        row.started_at.div_euclid(DAY_MS),
-        row.client_model.clone().unwrap_or_default(),
-        row.provider.clone().unwrap_or_default(),
-    );
-    let totals = rollup.entry(key).or_default();
+/// Adds a stored request to its day's rollup (allocating a key only for a new one).
+fn add_to_rollup(rollup: &mut Rollup, row: &RequestRow) {
+    let day = row.started_at.div_euclid(DAY_MS);
+    let model = row.client_model.as_deref().unwrap_or_default();
+    let provider = row.provider.as_deref().unwrap_or_default();
+    let models = rollup.entry(day).or_default();
+    if !models.contains_key(model) {
+        models.insert(model.to_owned(), HashMap::new());
+    }
+    let Some(providers) = models.get_mut(model) else {
+        return;
+    };
+    if !providers.contains_key(provider) {
+        providers.insert(provider.to_owned(), Totals::default());
+    }
+    let Some(totals) = providers.get_mut(provider) else {
+        return;
+    };
     totals.requests += 1;
     if row.status != RequestStatus::Ok {
         totals.errors += 1;
     }
-    add_usage(&mut totals.usage, &accounted.usage);
-    match accounted.cost {
+    add_usage(&mut totals.usage, &row.usage);
+    match row.cost_usd {
         Some(cost) => totals.cost_usd += cost,
         None => totals.unpriced_requests += 1,
     }
@@ -249,7 +267,14 @@ fn write_rollup(conn: &Connection, rollup: Rollup) -> rusqlite::Result<()> {
              cost_usd = cost_usd + excluded.cost_usd,
              unpriced_requests = unpriced_requests + excluded.unpriced_requests",
     )?;
-    for ((day, model, provider), t) in rollup {
+    let keyed = rollup.into_iter().flat_map(|(day, models)| {
+        models.into_iter().flat_map(move |(model, providers)| {
+            providers
+                .into_iter()
+                .map(move |(provider, t)| (day, model.clone(), provider, t))
+        })
+    });
+    for (day, model, provider, t) in keyed {
         stmt.execute(params![
             day,
             model,

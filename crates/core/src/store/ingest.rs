@@ -18,6 +18,10 @@ pub(crate) const SOURCE_NONE: &str = "none";
 static SOURCE_ESTIMATED: LazyLock<String> =
     LazyLock::new(|| format!("estimated:{}", estimate::TOKENIZER));
 
+fn source_estimated() -> &'static str {
+    SOURCE_ESTIMATED.as_str()
+}
+
 /// An outcome in the writer's terms: times in Unix ms, status as stored.
 #[derive(Clone, Debug)]
 pub(crate) struct Recorded {
@@ -86,7 +90,7 @@ impl Recorded {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Accounted {
     pub usage: Usage,
-    pub source: String,
+    pub source: &'static str,
     /// `None`: unknown (no price for the model, or no usage to price).
     pub cost: Option<f64>,
     pub context_limit: Option<u64>,
@@ -98,17 +102,27 @@ impl Accounted {
     }
 }
 
+/// Never used: `route` inserts before it looks up.
+const NO_ROUTE: RouteInfo = RouteInfo {
+    price: None,
+    max_input_tokens: None,
+};
+
 #[derive(Clone, Debug, Default)]
 struct RouteInfo {
     price: Option<Price>,
     max_input_tokens: Option<u64>,
 }
 
+/// Route information by provider, upstream model and client model (nested, so that a lookup
+/// borrows the request's strings).
+type Routes = HashMap<String, HashMap<String, HashMap<String, RouteInfo>>>;
+
 /// Prices and context sizes per (provider, upstream model, client model), for one config.
 #[derive(Debug, Default)]
 pub(crate) struct PriceBook {
     config: Option<Arc<Config>>,
-    routes: HashMap<(String, String, String), RouteInfo>,
+    routes: Routes,
 }
 
 impl PriceBook {
@@ -127,19 +141,29 @@ impl PriceBook {
         upstream_model: &str,
         client_model: &str,
     ) -> &RouteInfo {
-        let key = (
-            provider.to_owned(),
-            upstream_model.to_owned(),
-            client_model.to_owned(),
-        );
-        self.routes.entry(key).or_insert_with(|| {
+        if self.find(provider, upstream_model, client_model).is_none() {
             let preset = config.providers.get(provider).and_then(|p| p.preset);
             let info = pricing::lookup(preset, provider, upstream_model, client_model);
-            RouteInfo {
+            let route = RouteInfo {
                 price: price_override(config, client_model).or(info.price),
                 max_input_tokens: info.max_input_tokens,
-            }
-        })
+            };
+            self.routes
+                .entry(provider.to_owned())
+                .or_default()
+                .entry(upstream_model.to_owned())
+                .or_default()
+                .insert(client_model.to_owned(), route);
+        }
+        self.find(provider, upstream_model, client_model)
+            .unwrap_or(&NO_ROUTE)
+    }
+
+    fn find(&self, provider: &str, upstream_model: &str, client_model: &str) -> Option<&RouteInfo> {
+        self.routes
+            .get(provider)?
+            .get(upstream_model)?
+            .get(client_model)
     }
 
     /// Usage, its source, the cost and the context limit of one request.
@@ -148,7 +172,7 @@ impl PriceBook {
             // Never routed: nothing was sent to a provider.
             return Accounted {
                 usage: Usage::default(),
-                source: SOURCE_NONE.to_owned(),
+                source: SOURCE_NONE,
                 cost: Some(0.0),
                 context_limit: None,
             };
@@ -160,18 +184,18 @@ impl PriceBook {
             .get(client_model)
             .and_then(|m| m.max_context_size)
             .or(route.max_input_tokens);
-        let priced = |usage: Usage, source: String| Accounted {
+        let priced = |usage: Usage, source: &'static str| Accounted {
             cost: route.price.as_ref().map(|p| pricing::cost(&usage, p)),
             usage,
             source,
             context_limit,
         };
         if let Some(usage) = rec.reported {
-            return priced(usage, SOURCE_REPORTED.to_owned());
+            return priced(usage, SOURCE_REPORTED);
         }
         let unpriced = |cost| Accounted {
             usage: Usage::default(),
-            source: SOURCE_NONE.to_owned(),
+            source: SOURCE_NONE,
             cost,
             context_limit,
         };
@@ -185,7 +209,7 @@ impl PriceBook {
                     output_tokens: estimate::output_tokens(&capture.response),
                     ..Usage::default()
                 };
-                priced(usage, SOURCE_ESTIMATED.clone())
+                priced(usage, source_estimated())
             }
             None => unpriced(None),
         }

@@ -19,10 +19,11 @@ struct ActiveSession {
     last_active_at: i64,
 }
 
-/// Active sessions by (client, client model); rebuilt from the database when the writer starts.
+/// Active sessions by client, then client model; rebuilt from the database when the writer
+/// starts. Nested rather than keyed by a pair so that a request's lookup borrows its strings.
 #[derive(Debug, Default)]
 pub(crate) struct SessionIndex {
-    by_key: HashMap<(String, String), ActiveSession>,
+    by_client: HashMap<String, HashMap<String, ActiveSession>>,
 }
 
 impl SessionIndex {
@@ -34,7 +35,8 @@ impl SessionIndex {
         )?;
         let rows = stmt.query_map([], |row| {
             Ok((
-                (row.get::<_, String>(1)?, row.get::<_, String>(2)?),
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
                 ActiveSession {
                     id: row.get(0)?,
                     last_active_at: row.get(3)?,
@@ -42,15 +44,53 @@ impl SessionIndex {
             ))
         })?;
         for row in rows {
-            let (key, session) = row?;
+            let (client, model, session) = row?;
             // Ordered by activity: the latest session of a key wins.
-            index.by_key.insert(key, session);
+            index
+                .by_client
+                .entry(client)
+                .or_default()
+                .insert(model, session);
         }
         Ok(index)
     }
 
+    fn get(&self, client: &str, model: &str) -> Option<&ActiveSession> {
+        self.by_client.get(client)?.get(model)
+    }
+
+    /// Makes `id` the session that (client, model) joins next.
+    fn set(&mut self, client: &str, model: &str, id: &str, last_active_at: i64) {
+        if !self.by_client.contains_key(client) {
+            self.by_client.insert(client.to_owned(), HashMap::new());
+        }
+        let Some(models) = self.by_client.get_mut(client) else {
+            return;
+        };
+        match models.get_mut(model) {
+            Some(active) => {
+                if active.id != id {
+                    id.clone_into(&mut active.id);
+                }
+                active.last_active_at = last_active_at;
+            }
+            None => {
+                models.insert(
+                    model.to_owned(),
+                    ActiveSession {
+                        id: id.to_owned(),
+                        last_active_at,
+                    },
+                );
+            }
+        }
+    }
+
     fn forget(&mut self, id: &str) {
-        self.by_key.retain(|_, s| s.id != id);
+        for models in self.by_client.values_mut() {
+            models.retain(|_, s| s.id != id);
+        }
+        self.by_client.retain(|_, models| !models.is_empty());
     }
 }
 
@@ -163,13 +203,12 @@ impl TouchedSessions {
                 opened,
             }));
         }
-        let key = (rec.client.clone(), model.clone());
-        if let Some(active) = index.by_key.get(&key).cloned() {
+        if let Some(active) = index.get(&rec.client, model) {
             let fresh = rec.started_at.saturating_sub(active.last_active_at) <= idle_ms;
             match self.get_or_load(conn, &active.id)? {
                 Some(row) if row.status == SessionStatus::Active && fresh => {
                     return Ok(Some(Assigned {
-                        id: active.id,
+                        id: active.id.clone(),
                         opened: false,
                     }));
                 }
@@ -180,7 +219,8 @@ impl TouchedSessions {
                 }
                 _ => {}
             }
-            index.forget(&active.id);
+            let stale = active.id.clone();
+            index.forget(&stale);
         }
         let id = uuid::Uuid::new_v4().to_string();
         self.create(conn, &id, rec, model, provider)?;
@@ -223,13 +263,7 @@ impl TouchedSessions {
                 .map(|limit| input as f64 / limit as f64);
         }
         if let Some(model) = &rec.client_model {
-            index.by_key.insert(
-                (rec.client.clone(), model.clone()),
-                ActiveSession {
-                    id: row.id.clone(),
-                    last_active_at: row.last_active_at,
-                },
-            );
+            index.set(&rec.client, model, &row.id, row.last_active_at);
         }
         Some(row)
     }

@@ -329,7 +329,7 @@ fn usage_is_reported_estimated_or_none_and_cost_is_never_a_guessed_zero() {
     // Nothing reported, nothing captured, the client left: unknown, not zero.
     rec.capture = None;
     let unknown = book.account(&config, &rec);
-    assert_eq!((unknown.source.as_str(), unknown.cost), (SOURCE_NONE, None));
+    assert_eq!((unknown.source, unknown.cost), (SOURCE_NONE, None));
 
     // The provider refused it before any output: not billed.
     rec.status = RequestStatus::UpstreamError;
@@ -347,7 +347,7 @@ fn usage_is_reported_estimated_or_none_and_cost_is_never_a_guessed_zero() {
     unrouted.provider = None;
     unrouted.upstream_model = None;
     let none = book.account(&config, &unrouted);
-    assert_eq!((none.source.as_str(), none.cost), (SOURCE_NONE, Some(0.0)));
+    assert_eq!((none.source, none.cost), (SOURCE_NONE, Some(0.0)));
 }
 
 fn writer_state(dir: &Path) -> WriterState {
