@@ -2,7 +2,9 @@
 //! `message_start`, content blocks opened and closed as the kind of content changes (balanced,
 //! with increasing indices), then `message_delta` (stop reason, full usage) and `message_stop`.
 
-use bytes::BytesMut;
+use std::io::Write as _;
+
+use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 
 use super::response::client_message_id;
@@ -100,16 +102,11 @@ enum StartBlock<'a> {
 #[derive(Serialize)]
 struct EmptyInput {}
 
-#[derive(Serialize)]
-#[serde(tag = "type")]
+/// What a `content_block_delta` carries (written by `AnthropicStreamEncoder::delta`).
 enum Delta<'a> {
-    #[serde(rename = "text_delta")]
     Text { text: &'a str },
-    #[serde(rename = "thinking_delta")]
     Thinking { thinking: &'a str },
-    #[serde(rename = "signature_delta")]
     Signature { signature: &'a str },
-    #[serde(rename = "input_json_delta")]
     InputJson { partial_json: &'a str },
 }
 
@@ -119,10 +116,6 @@ enum Payload<'a> {
     ContentBlockStart {
         index: usize,
         content_block: StartBlock<'a>,
-    },
-    ContentBlockDelta {
-        index: usize,
-        delta: Delta<'a>,
     },
     ContentBlockStop {
         index: usize,
@@ -159,7 +152,6 @@ fn write_event(out: &mut BytesMut, name: &str, payload: &impl Serialize) {
 fn write_payload(out: &mut BytesMut, payload: &Payload<'_>) {
     let name = match payload {
         Payload::ContentBlockStart { .. } => "content_block_start",
-        Payload::ContentBlockDelta { .. } => "content_block_delta",
         Payload::ContentBlockStop { .. } => "content_block_stop",
         Payload::MessageDelta { .. } => "message_delta",
         Payload::MessageStop => "message_stop",
@@ -244,14 +236,29 @@ impl AnthropicStreamEncoder {
         self.next_index += 1;
     }
 
+    /// The most frequent event of all, written without serde: only the content needs escaping.
     fn delta(&self, delta: Delta<'_>, out: &mut BytesMut) {
-        write_payload(
-            out,
-            &Payload::ContentBlockDelta {
-                index: self.next_index,
-                delta,
-            },
+        let (kind, field, value) = match delta {
+            Delta::Text { text } => ("text_delta", "text", text),
+            Delta::Thinking { thinking } => ("thinking_delta", "thinking", thinking),
+            Delta::Signature { signature } => ("signature_delta", "signature", signature),
+            Delta::InputJson { partial_json } => ("input_json_delta", "partial_json", partial_json),
+        };
+        out.reserve(value.len() + 120);
+        out.put_slice(
+            b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",
         );
+        let mut digits = out.writer();
+        let _ = write!(digits, "{}", self.next_index);
+        let out = digits.into_inner();
+        out.put_slice(b",\"delta\":{\"type\":\"");
+        out.put_slice(kind.as_bytes());
+        out.put_slice(b"\",\"");
+        out.put_slice(field.as_bytes());
+        out.put_slice(b"\":");
+        // Writing a string into memory cannot fail.
+        let _ = serde_json::to_writer(out.writer(), value);
+        out.put_slice(b"}}\n\n");
     }
 
     fn thinking_signature(&mut self, signature: &Signature, out: &mut BytesMut) {
@@ -395,5 +402,50 @@ impl StreamEncoder for AnthropicStreamEncoder {
 
     fn keepalive(&self) -> &'static [u8] {
         b"event: ping\ndata: {\"type\": \"ping\"}\n\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_are_the_json_anthropic_sends() {
+        let mut encoder = AnthropicStreamEncoder::new("m".into());
+        encoder.next_index = 12;
+        let text = "quote \" backslash \\ newline \n tab \t control \u{1} emoji 🦀";
+        for (delta, kind, field) in [
+            (Delta::Text { text }, "text_delta", "text"),
+            (
+                Delta::Thinking { thinking: text },
+                "thinking_delta",
+                "thinking",
+            ),
+            (
+                Delta::Signature { signature: text },
+                "signature_delta",
+                "signature",
+            ),
+            (
+                Delta::InputJson { partial_json: text },
+                "input_json_delta",
+                "partial_json",
+            ),
+        ] {
+            let mut out = BytesMut::new();
+            encoder.delta(delta, &mut out);
+            let out = std::str::from_utf8(&out).unwrap();
+            let data = out
+                .strip_prefix("event: content_block_delta\ndata: ")
+                .and_then(|rest| rest.strip_suffix("\n\n"))
+                .unwrap();
+            let expected = format!(
+                r#"{{"type":"content_block_delta","index":12,"delta":{{"type":"{kind}","{field}":{}}}}}"#,
+                serde_json::to_string(text).unwrap()
+            );
+            assert_eq!(data, expected);
+            let value: serde_json::Value = serde_json::from_str(data).unwrap();
+            assert_eq!(value["delta"][field], text);
+        }
     }
 }
