@@ -358,11 +358,14 @@ streams_run burst-gateway "$gw_url" --per-worker "$streams_per_worker" --gap-ms 
 
 # --- 3b. translated streams (issue 4) ---------------------------------------------------------
 # Throughput: 100 concurrent 50-chunk streams, no pause between events, back to back; the same
-# stream passed through (OpenAI → OpenAI) and translated both ways. The gateway's CPU per stream
+# stream passed through (OpenAI → OpenAI, and Anthropic → Anthropic for reference) and
+# translated both ways. The gateway's CPU per stream
 # is the steadier figure on a shared machine.
 log "translated streams: throughput (no pauses) of passthrough vs OpenAI→Anthropic vs Anthropic→OpenAI"
 thr_streams=$((streams_per_worker * 2))
 streams_run thr-passthrough "$gw_url" --per-worker "$thr_streams" --gap-ms 0 --burst
+anthropic_streams_run thr-passthrough-anthropic "$gw_url" --model claude-mock \
+    --per-worker "$thr_streams" --gap-ms 0 --burst
 perf_during 3 streams-o2a
 streams_run thr-o2a "$gw_url" --model claude-mock --per-worker "$thr_streams" --gap-ms 0 --burst
 perf_done streams-o2a
