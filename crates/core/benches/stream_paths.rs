@@ -36,6 +36,20 @@ fn events(sse: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What the passthrough relay does to each event: frame it again, as the provider sent it.
+fn reframe(name: &str, data: &str) -> usize {
+    let mut out = BytesMut::with_capacity(data.len() + name.len() + 16);
+    if !name.is_empty() {
+        out.put_slice(b"event: ");
+        out.put_slice(name.as_bytes());
+        out.put_u8(b'\n');
+    }
+    out.put_slice(b"data: ");
+    out.put_slice(data.as_bytes());
+    out.put_slice(b"\n\n");
+    out.freeze().len()
+}
+
 fn translate(
     events: &[(String, String)],
     decoder: &mut dyn StreamDecoder,
@@ -68,11 +82,7 @@ fn stream_paths(c: &mut Criterion) {
                 if !info.done && !info.parsed {
                     serde_json::from_str::<serde::de::IgnoredAny>(data).unwrap();
                 }
-                let mut out = BytesMut::with_capacity(data.len() + 8);
-                out.put_slice(b"data: ");
-                out.put_slice(data.as_bytes());
-                out.put_slice(b"\n\n");
-                written += out.freeze().len();
+                written += reframe("", data);
             }
             written
         })
@@ -85,13 +95,7 @@ fn stream_paths(c: &mut Criterion) {
             for (name, data) in &anthropic {
                 canonical.clear();
                 let _ = decoder.decode(name, black_box(data), &mut canonical);
-                let mut out = BytesMut::with_capacity(data.len() + name.len() + 16);
-                out.put_slice(b"event: ");
-                out.put_slice(name.as_bytes());
-                out.put_slice(b"\ndata: ");
-                out.put_slice(data.as_bytes());
-                out.put_slice(b"\n\n");
-                written += out.freeze().len();
+                written += reframe(name, data);
             }
             written
         })
