@@ -186,10 +186,24 @@ fn user_message(mut parts: Vec<Value>) -> Value {
 }
 
 fn assistant_message(message: &Message, quirks: OpenAiQuirks) -> Value {
+    Value::Object(assistant_fields(
+        &message.content,
+        |id| tool_id(id, quirks),
+        quirks.reasoning_content,
+    ))
+}
+
+/// An assistant turn's `role`, `content`, `reasoning_content` (when `with_reasoning`) and
+/// `tool_calls`, as both a request's history and a whole response carry them.
+pub(super) fn assistant_fields(
+    blocks: &[Block],
+    call_id: impl Fn(&str) -> String,
+    with_reasoning: bool,
+) -> Map<String, Value> {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();
-    for block in &message.content {
+    for block in blocks {
         match block {
             Block::Text { text: t } => text.push_str(t),
             Block::Thinking { text: t, .. } => reasoning.push_str(t),
@@ -198,7 +212,7 @@ fn assistant_message(message: &Message, quirks: OpenAiQuirks) -> Value {
                 name,
                 arguments,
             } => calls.push(json!({
-                "id": tool_id(id, quirks),
+                "id": call_id(id),
                 "type": "function",
                 "function": {"name": name, "arguments": arguments},
             })),
@@ -214,11 +228,11 @@ fn assistant_message(message: &Message, quirks: OpenAiQuirks) -> Value {
         json!(text)
     };
     out.insert("content".into(), content);
-    if quirks.reasoning_content && !reasoning.is_empty() {
+    if with_reasoning && !reasoning.is_empty() {
         out.insert("reasoning_content".into(), json!(reasoning));
     }
     if !calls.is_empty() {
         out.insert("tool_calls".into(), Value::Array(calls));
     }
-    Value::Object(out)
+    out
 }

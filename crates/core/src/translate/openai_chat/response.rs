@@ -1,8 +1,9 @@
 //! Whole (non-streamed) chat completions: an upstream's `chat.completion` read into the canonical
 //! `ChatResponse`, and a canonical response written as the client's `chat.completion`.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::request_encode::assistant_fields;
 use super::{OpenAiQuirks, completion_id, finish_reason_from_word, finish_reason_word, unix_now};
 use crate::translate::{Block, ChatResponse, FinishReason};
 use crate::usage::{OpenAiUsage, Usage};
@@ -147,39 +148,7 @@ pub(crate) fn usage_json(usage: &Usage) -> Value {
 /// Writes the client's `chat.completion`. Thinking goes out as `reasoning_content`; signatures
 /// and other dialects' blocks have no place in this format and are left out.
 pub fn encode_response(response: &ChatResponse) -> Vec<u8> {
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut calls = Vec::new();
-    for block in &response.content {
-        match block {
-            Block::Text { text: t } => text.push_str(t),
-            Block::Thinking { text: t, .. } => reasoning.push_str(t),
-            Block::ToolCall {
-                id,
-                name,
-                arguments,
-            } => calls.push(json!({
-                "id": id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            })),
-            _ => {}
-        }
-    }
-    let mut message = Map::new();
-    message.insert("role".into(), json!("assistant"));
-    let content = if text.is_empty() && !calls.is_empty() {
-        Value::Null
-    } else {
-        json!(text)
-    };
-    message.insert("content".into(), content);
-    if !reasoning.is_empty() {
-        message.insert("reasoning_content".into(), json!(reasoning));
-    }
-    if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
+    let mut message = assistant_fields(&response.content, str::to_owned, true);
     message.insert("refusal".into(), Value::Null);
     let mut body = json!({
         "id": completion_id(&response.id),
