@@ -71,6 +71,28 @@ pub struct Message {
     pub content: Vec<Block>,
 }
 
+impl Message {
+    /// Adds a tool result to the conversation: consecutive results (one per call of the same
+    /// assistant turn) share one user turn of tool results, as Anthropic requires.
+    pub fn push_tool_result(messages: &mut Vec<Message>, result: Block) {
+        match messages.last_mut() {
+            Some(last)
+                if last.role == Role::User
+                    && last
+                        .content
+                        .iter()
+                        .all(|b| matches!(b, Block::ToolResult { .. })) =>
+            {
+                last.content.push(result);
+            }
+            _ => messages.push(Message {
+                role: Role::User,
+                content: vec![result],
+            }),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {

@@ -124,21 +124,7 @@ fn decode_messages(
                     is_error: false,
                 };
                 // Consecutive tool messages answer one assistant turn: one canonical user turn.
-                match request.messages.last_mut() {
-                    Some(last)
-                        if last.role == Role::User
-                            && last
-                                .content
-                                .iter()
-                                .all(|b| matches!(b, Block::ToolResult { .. })) =>
-                    {
-                        last.content.push(result);
-                    }
-                    _ => request.messages.push(Message {
-                        role: Role::User,
-                        content: vec![result],
-                    }),
-                }
+                Message::push_tool_result(&mut request.messages, result);
             }
             other => {
                 return Err(messages_error(format!(

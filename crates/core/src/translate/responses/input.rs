@@ -202,21 +202,7 @@ impl Conversation<'_> {
 
     /// Adds a tool result to the run of tool results being built, or starts one.
     fn push_tool_result(&mut self, block: Block) {
-        match self.messages.last_mut() {
-            Some(last)
-                if last.role == Role::User
-                    && last
-                        .content
-                        .iter()
-                        .all(|b| matches!(b, Block::ToolResult { .. })) =>
-            {
-                last.content.push(block);
-            }
-            _ => self.messages.push(Message {
-                role: Role::User,
-                content: vec![block],
-            }),
-        }
+        Message::push_tool_result(&mut self.messages, block);
     }
 }
 
