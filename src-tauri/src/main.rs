@@ -5,6 +5,10 @@
 
 use std::process::ExitCode;
 
+/// The allocator the headless gateway uses too (see `crates/cli/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match switchboard_app::run() {
         Ok(()) => ExitCode::SUCCESS,

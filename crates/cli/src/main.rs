@@ -11,6 +11,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use switchboard_core::config::{Config, ConfigError, LoadOptions};
 
+/// mimalloc instead of glibc's malloc: the request path allocates and frees many small,
+/// short-lived buffers, where glibc's malloc took about a tenth of the gateway's CPU (built
+/// without transparent huge pages, `no_thp`, which would otherwise add ~11 MiB of idle RSS).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "switchboard",
