@@ -178,6 +178,15 @@ fn request_row(rec: Recorded, session_id: Option<String>, accounted: &Accounted)
     }
 }
 
+/// The statement that stores one request: once per request, so its cost is the writer's.
+pub(crate) const INSERT_REQUEST: &str = "INSERT INTO requests (request_uid, session_id,
+        started_at, client, client_model, provider, upstream_model, endpoint, stream, status,
+        http_status, error, ttfb_ms, duration_ms, input_tokens, output_tokens,
+        cached_input_tokens, cache_write_tokens, reasoning_tokens, usage_source, cost_usd)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+        ?20, ?21)
+    ON CONFLICT (request_uid) DO NOTHING";
+
 /// Inserts a request row; `false` if its id is already stored (it is never counted twice).
 fn insert_request(
     conn: &Connection,
@@ -185,39 +194,29 @@ fn insert_request(
     session_id: Option<&str>,
     accounted: &Accounted,
 ) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO requests (request_uid, session_id, started_at, client, client_model,
-                 provider, upstream_model, endpoint, stream, status, http_status, error, ttfb_ms,
-                 duration_ms, input_tokens, output_tokens, cached_input_tokens,
-                 cache_write_tokens, reasoning_tokens, usage_source, cost_usd)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21)
-             ON CONFLICT (request_uid) DO NOTHING",
-        )?
-        .execute(params![
-            rec.uid,
-            session_id,
-            rec.started_at,
-            rec.client,
-            rec.client_model,
-            rec.provider,
-            rec.upstream_model,
-            rec.endpoint,
-            rec.stream,
-            rec.status,
-            rec.http_status,
-            rec.error,
-            rec.ttfb_ms,
-            rec.duration_ms,
-            accounted.usage.input_tokens,
-            accounted.usage.output_tokens,
-            accounted.usage.cached_input_tokens,
-            accounted.usage.cache_write_tokens,
-            accounted.usage.reasoning_tokens,
-            accounted.source,
-            accounted.cost,
-        ])?;
+    let changed = conn.prepare_cached(INSERT_REQUEST)?.execute(params![
+        rec.uid,
+        session_id,
+        rec.started_at,
+        rec.client,
+        rec.client_model,
+        rec.provider,
+        rec.upstream_model,
+        rec.endpoint,
+        rec.stream,
+        rec.status,
+        rec.http_status,
+        rec.error,
+        rec.ttfb_ms,
+        rec.duration_ms,
+        accounted.usage.input_tokens,
+        accounted.usage.output_tokens,
+        accounted.usage.cached_input_tokens,
+        accounted.usage.cache_write_tokens,
+        accounted.usage.reasoning_tokens,
+        accounted.source,
+        accounted.cost,
+    ])?;
     Ok(changed == 1)
 }
 

@@ -1,5 +1,5 @@
-//! Unit tests of the store's parts that the public API cannot reach: schema upgrades from a real
-//! v1 file, refusals, and how one outcome is accounted and assigned to a session.
+//! Unit tests of the store's parts that the public API cannot reach: schema upgrades from real
+//! v1 and v2 files, refusals, and how one outcome is accounted and assigned to a session.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -90,7 +90,7 @@ fn count(conn: &Connection, sql: &str) -> i64 {
 #[test]
 fn migrations_are_valid() {
     schema::MIGRATIONS.validate().unwrap();
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn a_v1_database_with_data_is_backed_up_and_upgraded() {
     );
 
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(count(&conn, "PRAGMA user_version"), 2);
+    assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM requests"), 3);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM sessions"), 1);
     assert_eq!(
@@ -217,34 +217,123 @@ fn a_v1_database_with_data_is_backed_up_and_upgraded() {
 }
 
 #[test]
+fn a_v2_database_keeps_its_requests_and_their_status_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE_NAME);
+    let columns = "request_uid, session_id, started_at, client, client_model, provider,
+        upstream_model, endpoint, stream, status, http_status, error, ttfb_ms, duration_ms,
+        input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
+        usage_source, cost_usd";
+    let all_rows = |conn: &Connection| -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("SELECT id, {columns} FROM requests ORDER BY id"))
+            .unwrap();
+        stmt.query_map([], |row| {
+            let values: Vec<rusqlite::types::Value> =
+                (0..22).map(|i| row.get(i)).collect::<Result<_, _>>()?;
+            Ok(format!("{values:?}"))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    };
+    let before = {
+        let conn = schema::open_at_version(&path, 2).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO sessions (id, client, client_model, provider, created_at, last_active_at,
+                 status)
+             VALUES ('s1', 'aider/0.86', 'fast', 'groq', 1000, 2000, 'active');
+             INSERT INTO requests (id, {columns})
+             VALUES (7, 'req_a', 's1', 1000, 'aider/0.86', 'fast', 'groq', 'llama',
+                     '/v1/chat/completions', 1, 'ok', 200, NULL, 40, 900, 10, 3, 1, 2, 4,
+                     'reported', 0.5),
+                    (9, 'req_b', NULL, 1500, 'curl/8', NULL, NULL, NULL, '/v1/embeddings', 0,
+                     'client_disconnected', 499, 'gone', NULL, 1, 0, 0, 0, 0, 0, 'none', NULL);"
+        ))
+        .unwrap();
+        all_rows(&conn)
+    };
+
+    drop(Store::open(dir.path()).unwrap());
+
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(all_rows(&conn), before);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'requests'
+                 AND name IN ('requests_by_session', 'requests_by_time', 'requests_by_model')"
+        ),
+        3
+    );
+    // The rule is the same: an unknown status is refused, and the session's cascade still holds.
+    let bad = conn.execute(
+        "INSERT INTO requests (request_uid, started_at, client, endpoint, stream, status,
+             http_status, duration_ms, usage_source)
+         VALUES ('req_c', 1, 'x', '/v1/chat/completions', 0, 'fine', 200, 1, 'none')",
+        [],
+    );
+    assert!(
+        bad.is_err_and(|e| e.to_string().contains("CHECK constraint failed")),
+        "an unknown status must be refused"
+    );
+    conn.execute("DELETE FROM sessions WHERE id = 's1'", [])
+        .unwrap();
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM requests"), 1);
+}
+
+#[test]
+fn storing_a_request_builds_no_temporary_table() {
+    // `status IN (…)` in a CHECK made SQLite build a temporary B-tree for every inserted row.
+    let dir = tempfile::tempdir().unwrap();
+    let conn = schema::open_and_migrate(&dir.path().join(DB_FILE_NAME)).unwrap();
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN {}", batch::INSERT_REQUEST))
+        .unwrap();
+    let mut rows = stmt.raw_query();
+    let mut opcodes = Vec::new();
+    while let Some(row) = rows.next().unwrap() {
+        opcodes.push(row.get::<_, String>(1).unwrap());
+    }
+    assert!(opcodes.iter().any(|op| op == "Insert"), "{opcodes:?}");
+    assert!(
+        !opcodes.iter().any(|op| op == "OpenEphemeral"),
+        "{opcodes:?}"
+    );
+}
+
+#[test]
 fn a_database_from_a_newer_build_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(DB_FILE_NAME);
     drop(Store::open(dir.path()).unwrap());
     Connection::open(&path)
         .unwrap()
-        .pragma_update(None, "user_version", 3)
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
 
     let err = Store::open(dir.path()).unwrap_err();
     assert!(matches!(
         err,
         StoreError::NewerSchema {
-            found: 3,
-            known: 2,
+            found,
+            known: SCHEMA_VERSION,
             ..
-        }
+        } if found == SCHEMA_VERSION + 1
     ));
     assert_eq!(
         err.to_string(),
         format!(
-            "database `{}` was written by a newer Switchboard (schema v3; this version knows up \
-             to v2): upgrade Switchboard, or move the file away to start fresh",
-            path.display()
+            "database `{}` was written by a newer Switchboard (schema v{}; this version knows up \
+             to v{SCHEMA_VERSION}): upgrade Switchboard, or move the file away to start fresh",
+            path.display(),
+            SCHEMA_VERSION + 1
         )
     );
     let conn = Connection::open(&path).unwrap();
-    assert_eq!(count(&conn, "PRAGMA user_version"), 3);
+    assert_eq!(count(&conn, "PRAGMA user_version"), SCHEMA_VERSION + 1);
 }
 
 #[test]
