@@ -2,8 +2,9 @@
 //! own costs from those of the extra hop. `tcp` relays bytes between each client connection and
 //! its own upstream connection (no HTTP at all: the floor of any proxy); `http` is axum + one
 //! pooled reqwest client forwarding the body untouched (the frameworks Switchboard is built on,
-//! without its parsing, routing, header hygiene, accounting or middleware). Both serve until
-//! killed, print `baseline listening on http://ADDR`, and only accept a loopback upstream.
+//! without its parsing, routing, header hygiene, accounting or middleware); `hyper` is the same
+//! with hyper-util's pooled client in reqwest's place (what reqwest's own layers cost). All serve
+//! until killed, print `baseline listening on http://ADDR`, and only accept a loopback upstream.
 
 use std::net::SocketAddr;
 
@@ -13,12 +14,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::serve::ListenerExt as _;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(clap::Args, Debug)]
 pub struct BaselineArgs {
-    /// `tcp` (byte relay) or `http` (axum + reqwest pass-through)
-    #[arg(long, value_parser = ["tcp", "http"])]
+    /// `tcp` (byte relay), `http` (axum + reqwest pass-through) or `hyper` (axum + hyper-util)
+    #[arg(long, value_parser = ["tcp", "http", "hyper"])]
     mode: String,
     /// The upstream's base URL, e.g. http://127.0.0.1:PORT
     #[arg(long)]
@@ -53,6 +57,25 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
             });
         }
     }
+    if args.mode == "hyper" {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        let uri: axum::http::Uri = args
+            .upstream
+            .join("v1/chat/completions")?
+            .as_str()
+            .parse()?;
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(forward_hyper))
+            .with_state((client, uri));
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await?;
+        return Ok(());
+    }
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -67,6 +90,49 @@ pub async fn run(args: BaselineArgs) -> anyhow::Result<()> {
     });
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+
+async fn forward_hyper(
+    State((client, uri)): State<(HyperClient, axum::http::Uri)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = axum::http::Request::new(Full::new(body));
+    *request.method_mut() = axum::http::Method::POST;
+    *request.uri_mut() = uri;
+    if let Some(value) = headers.get(header::CONTENT_TYPE) {
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, value.clone());
+    }
+    let result = async {
+        let upstream = client.request(request).await.map_err(|e| e.to_string())?;
+        let (parts, body) = upstream.into_parts();
+        let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok::<_, String>((
+            parts.status,
+            parts.headers.get(header::CONTENT_TYPE).cloned(),
+            bytes,
+        ))
+    }
+    .await;
+    match result {
+        Ok((status, content_type, bytes)) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            if let Some(value) = content_type {
+                response.headers_mut().insert(header::CONTENT_TYPE, value);
+            }
+            response
+        }
+        Err(err) => {
+            let mut response = Response::new(Body::from(err));
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+        }
+    }
 }
 
 async fn forward(
