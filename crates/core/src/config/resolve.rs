@@ -369,7 +369,7 @@ fn resolve_provider(
 }
 
 fn check_url(checker: &mut Checker<'_>, url: &Spanned<String>, path: &str) -> Option<String> {
-    match reqwest::Url::parse(url.get_ref()) {
+    match url::Url::parse(url.get_ref()) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
             Some(url.get_ref().clone())
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use bytes::Bytes;
 use eventsource_stream::{Event, Eventsource};
@@ -27,6 +27,7 @@ use crate::error::GatewayError;
 use crate::outcome::{Endpoint, OutcomeStatus, RequestRecorder};
 use crate::routing::Route;
 use crate::server::LiveState;
+use crate::upstream::client::{self, UpstreamResponse};
 use crate::upstream::{self, LiveProvider};
 
 pub use request::ClientBody;
@@ -118,7 +119,7 @@ async fn forward_inner(
 }
 
 /// The provider's response headers worth passing on, and which provider answered.
-fn response_headers(upstream_response: &reqwest::Response, provider: &LiveProvider) -> HeaderMap {
+fn response_headers(upstream_response: &UpstreamResponse, provider: &LiveProvider) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in upstream_response.headers() {
         if upstream::is_forwarded_response_header(name) {
@@ -131,7 +132,7 @@ fn response_headers(upstream_response: &reqwest::Response, provider: &LiveProvid
     headers
 }
 
-fn content_type(upstream_response: &reqwest::Response) -> String {
+fn content_type(upstream_response: &UpstreamResponse) -> String {
     upstream_response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -144,8 +145,8 @@ fn content_type(upstream_response: &reqwest::Response) -> String {
 async fn read_json_answer(
     live: &LiveState,
     provider: &LiveProvider,
-    url: &reqwest::Url,
-    upstream_response: reqwest::Response,
+    url: &Uri,
+    upstream_response: UpstreamResponse,
     started: Instant,
 ) -> Result<Bytes, GatewayError> {
     let content_type = content_type(&upstream_response);
@@ -168,7 +169,7 @@ async fn read_json_answer(
 async fn first_event(
     live: &LiveState,
     provider: &LiveProvider,
-    upstream_response: reqwest::Response,
+    upstream_response: UpstreamResponse,
     started: Instant,
 ) -> Result<(stream::UpstreamEvents, Event), GatewayError> {
     let content_type = content_type(&upstream_response);
@@ -183,7 +184,7 @@ async fn first_event(
             }
         )));
     }
-    let mut events = upstream_response.bytes_stream().eventsource().boxed();
+    let mut events = client::body_stream(upstream_response).eventsource().boxed();
     let first_byte = live.config.timeouts.first_byte;
     match tokio::time::timeout_at(started + first_byte, events.next()).await {
         Err(_) => Err(timeout_error(provider, "timeouts.first_byte", first_byte)),
@@ -256,18 +257,14 @@ fn json_response(body: impl Into<Body>, mut headers: HeaderMap) -> Response {
 async fn send(
     live: &LiveState,
     provider: &LiveProvider,
-    url: &reqwest::Url,
+    url: &Uri,
     client_headers: &HeaderMap,
     body: Vec<u8>,
     stream: bool,
-) -> Result<reqwest::Response, GatewayError> {
+) -> Result<UpstreamResponse, GatewayError> {
     let timeouts = live.config.timeouts;
-    // Built directly rather than through `RequestBuilder::headers`, which would copy the header
-    // map into a second one.
-    let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
-    *request.headers_mut() = upstream::upstream_headers(client_headers, provider, stream);
-    *request.body_mut() = Some(body.into());
-    let request = live.http.execute(request);
+    let headers = upstream::upstream_headers(client_headers, provider, stream);
+    let request = live.http.post(url, headers, body.into());
     let response = tokio::time::timeout(timeouts.first_byte, request)
         .await
         .map_err(|_| timeout_error(provider, "timeouts.first_byte", timeouts.first_byte))?
@@ -300,23 +297,19 @@ async fn send(
 
 /// Reads a whole (non-streamed) provider response, refusing one larger than the limit.
 async fn read_limited(
-    response: reqwest::Response,
+    response: UpstreamResponse,
     provider: &LiveProvider,
-    url: &reqwest::Url,
+    url: &Uri,
 ) -> Result<Bytes, GatewayError> {
-    if response
-        .content_length()
-        .is_some_and(|len| len <= MAX_RESPONSE_BYTES as u64)
-    {
+    if client::content_length(&response).is_some_and(|len| len <= MAX_RESPONSE_BYTES as u64) {
         // The length is known and within the limit (hyper holds the provider to it): take the
         // body as it arrives, without copying it into a buffer of our own.
-        return response
-            .bytes()
+        return client::body_bytes(response)
             .await
             .map_err(|e| upstream::send_error(&provider.config.name, url, &e));
     }
     let mut body = bytes::BytesMut::new();
-    let mut stream = response.bytes_stream();
+    let mut stream = std::pin::pin!(client::body_stream(response));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| upstream::send_error(&provider.config.name, url, &e))?;
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {

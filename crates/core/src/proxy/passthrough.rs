@@ -65,7 +65,7 @@ pub(super) async fn anthropic(
 async fn exchange(
     call: &Call<'_>,
     recorder: &mut RequestRecorder,
-    url: reqwest::Url,
+    url: axum::http::Uri,
     body: Vec<u8>,
     whole_usage: impl FnOnce(&[u8]) -> Option<Usage>,
     stream_handler: impl FnOnce() -> EventHandler,

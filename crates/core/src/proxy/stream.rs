@@ -18,7 +18,7 @@ use crate::translate::{StreamDecoder, StreamEncoder, StreamError, StreamEvent};
 use crate::usage::{OpenAiProbe, Usage};
 
 pub type UpstreamEvents =
-    Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+    Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<hyper::Error>>> + Send>>;
 
 /// What one event tells the gateway.
 #[derive(Debug, Default, PartialEq)]
@@ -395,7 +395,7 @@ impl Relay {
     }
 }
 
-fn describe(err: &EventStreamError<reqwest::Error>) -> String {
+fn describe(err: &EventStreamError<hyper::Error>) -> String {
     match err {
         EventStreamError::Utf8(e) => format!("invalid UTF-8 ({e})"),
         EventStreamError::Parser(e) => format!("malformed event ({e})"),

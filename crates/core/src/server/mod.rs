@@ -28,7 +28,8 @@ use crate::accounting::service::{Accounting, AccountingError};
 use crate::config::Config;
 use crate::outcome::{OutcomeSink, RequestOutcome};
 use crate::routing::Router as ModelRouter;
-use crate::upstream::{self, LiveProvider};
+use crate::upstream::LiveProvider;
+use crate::upstream::client::HttpClient;
 
 /// Everything one request needs, swapped atomically on reload; in-flight requests keep theirs.
 #[derive(Debug)]
@@ -37,7 +38,7 @@ pub struct LiveState {
     pub router: ModelRouter,
     /// Same order as `router.provider_names()`.
     pub providers: Vec<LiveProvider>,
-    pub http: reqwest::Client,
+    pub http: HttpClient,
 }
 
 impl LiveState {
@@ -50,8 +51,7 @@ impl LiveState {
             .map(LiveProvider::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(StartError::Provider)?;
-        let http = upstream::build_client(&config.timeouts)
-            .map_err(|e| StartError::HttpClient(e.to_string()))?;
+        let http = HttpClient::new(config.timeouts.connect);
         Ok(LiveState {
             config: Arc::new(config),
             router,

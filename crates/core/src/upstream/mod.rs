@@ -2,28 +2,18 @@
 //! hygiene between client and provider, and turning transport failures and error bodies into
 //! `GatewayError`s that keep the provider's status and message.
 
-use std::time::Duration;
+pub mod client;
+pub mod connect;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use secrecy::ExposeSecret;
 
-use crate::config::{Api, AuthStyle, ProviderConfig, Timeouts};
+use crate::config::{Api, AuthStyle, ProviderConfig};
 use crate::error::GatewayError;
 use crate::translate::openai_chat::OpenAiQuirks;
 
 /// The Anthropic API version sent when the client named none.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-/// One shared, pooled client per live state (DESIGN §4.1). Timeouts other than connect are
-/// applied per phase by the proxy, since a whole-request timeout would cut long streams.
-pub fn build_client(timeouts: &Timeouts) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .connect_timeout(timeouts.connect)
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
 
 /// A provider ready for requests: URLs parsed and auth header built once.
 #[derive(Debug)]
@@ -31,10 +21,10 @@ pub struct LiveProvider {
     pub config: ProviderConfig,
     /// OpenAI `…/chat/completions`, Anthropic `…/v1/messages`; Gemini's URL names the model,
     /// see [`LiveProvider::chat_url`].
-    chat_url: reqwest::Url,
+    chat_url: Uri,
     /// OpenAI `…/embeddings`, Anthropic `…/v1/messages/count_tokens`.
-    pub embeddings_url: reqwest::Url,
-    pub count_tokens_url: reqwest::Url,
+    pub embeddings_url: Uri,
+    pub count_tokens_url: Uri,
     /// Auth and configured extra headers, applied after the client's forwarded headers.
     pub fixed_headers: HeaderMap,
     /// Vendor quirks of OpenAI-compatible providers, known from the preset or the host.
@@ -44,7 +34,7 @@ pub struct LiveProvider {
 impl LiveProvider {
     pub fn new(config: ProviderConfig) -> Result<LiveProvider, String> {
         let url = |path: &str| {
-            reqwest::Url::parse(&format!("{}{path}", config.base_url))
+            parse_uri(&format!("{}{path}", config.base_url))
                 .map_err(|e| format!("provider `{}`: bad base_url: {e}", config.name))
         };
         let mut fixed_headers = HeaderMap::new();
@@ -102,16 +92,12 @@ impl LiveProvider {
     }
 
     /// Where a chat request for `upstream_model` goes.
-    pub fn chat_url(
-        &self,
-        upstream_model: &str,
-        stream: bool,
-    ) -> Result<reqwest::Url, GatewayError> {
+    pub fn chat_url(&self, upstream_model: &str, stream: bool) -> Result<Uri, GatewayError> {
         match self.config.api {
             Api::OpenAi | Api::Anthropic => Ok(self.chat_url.clone()),
             Api::Gemini => {
                 let path = crate::translate::gemini::generate_path(upstream_model, stream);
-                reqwest::Url::parse(&format!("{}/{path}", self.config.base_url)).map_err(|e| {
+                parse_uri(&format!("{}/{path}", self.config.base_url)).map_err(|e| {
                     GatewayError::Internal(format!(
                         "provider `{}`: cannot build the URL for model `{upstream_model}`: {e}",
                         self.config.name
@@ -122,13 +108,33 @@ impl LiveProvider {
     }
 }
 
+/// An absolute http(s) URI (`base_url` is checked to be one when the config is loaded).
+fn parse_uri(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|e| format!("`{text}`: {e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(format!("`{text}` is not an absolute http(s) URL")),
+    }
+}
+
+/// `scheme://host:port` of a URI, for messages (never its userinfo, path or query).
+pub fn origin(uri: &Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    match uri.port_u16() {
+        Some(port) => format!("{}://{host}:{port}", uri.scheme_str().unwrap_or("http")),
+        None => format!("{}://{host}", uri.scheme_str().unwrap_or("http")),
+    }
+}
+
 /// Mistral wants 9-character tool-call ids; DeepSeek and Kimi want their reasoning back on
 /// tool-call turns; OpenAI wants `max_completion_tokens`. Known by preset, or by host for
 /// providers configured by hand.
 fn quirks_of(config: &ProviderConfig) -> OpenAiQuirks {
-    let host = reqwest::Url::parse(&config.base_url)
+    let host = config
+        .base_url
+        .parse::<Uri>()
         .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .and_then(|u| u.host().map(str::to_ascii_lowercase))
         .unwrap_or_default();
     let is = |preset: &str, domain: &str| {
         config.preset == Some(preset) || host == domain || host.ends_with(&format!(".{domain}"))
@@ -234,14 +240,19 @@ pub fn is_forwarded_response_header(name: &HeaderName) -> bool {
         || name.starts_with("openai-")
 }
 
-/// A transport failure (nothing or nothing complete came back).
-pub fn send_error(provider: &str, url: &reqwest::Url, err: &reqwest::Error) -> GatewayError {
-    let origin = url.origin().ascii_serialization();
-    if err.is_timeout() {
+/// A transport failure (nothing or nothing complete came back): connecting, sending, or reading
+/// the body.
+pub fn send_error(
+    provider: &str,
+    url: &Uri,
+    err: &(dyn std::error::Error + 'static),
+) -> GatewayError {
+    let origin = origin(url);
+    if is_timeout(err) {
         GatewayError::Timeout(format!(
             "provider `{provider}` at {origin} did not answer in time"
         ))
-    } else if err.is_connect() {
+    } else if is_connect(err) {
         GatewayError::UpstreamUnreachable(format!(
             "cannot connect to provider `{provider}` at {origin}: {}",
             root_cause(err)
@@ -252,6 +263,28 @@ pub fn send_error(provider: &str, url: &reqwest::Url, err: &reqwest::Error) -> G
             root_cause(err)
         ))
     }
+}
+
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+fn is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    causes(err).any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || e.downcast_ref::<hyper::Error>()
+                .is_some_and(hyper::Error::is_timeout)
+    })
+}
+
+fn is_connect(err: &(dyn std::error::Error + 'static)) -> bool {
+    causes(err).any(|e| {
+        e.downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(hyper_util::client::legacy::Error::is_connect)
+    })
 }
 
 /// The innermost error's text, e.g. "Connection refused (os error 111)".
@@ -266,7 +299,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 /// Builds the error for a non-2xx answer from its status and body, keeping the provider's message.
 pub fn status_error(
     provider: &str,
-    status: reqwest::StatusCode,
+    status: axum::http::StatusCode,
     retry_after: Option<HeaderValue>,
     body: &[u8],
 ) -> GatewayError {
@@ -334,7 +367,7 @@ mod tests {
             Some("https://api.anthropic.com/v1/messages".into())
         );
         assert_eq!(
-            anthropic.count_tokens_url.as_str(),
+            anthropic.count_tokens_url.to_string(),
             "https://api.anthropic.com/v1/messages/count_tokens"
         );
         assert!(anthropic.fixed_headers.contains_key("x-api-key"));
