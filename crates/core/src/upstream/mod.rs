@@ -2,6 +2,8 @@
 //! hygiene between client and provider, and turning transport failures and error bodies into
 //! `GatewayError`s that keep the provider's status and message.
 
+pub mod connect;
+
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
