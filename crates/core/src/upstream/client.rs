@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::connect::{self, HttpsConnector};
+use super::connect::{HttpsConnector, ProxyConnector};
 
 /// A provider's answer: status and headers, and the body still to be read.
 pub type UpstreamResponse = Response<Incoming>;
@@ -25,22 +25,20 @@ const USER_AGENT: &str = concat!("switchboard/", env!("CARGO_PKG_VERSION"));
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: Client<HttpsConnector, Full<Bytes>>,
-    connector: connect::ProxyConnector,
+    /// Kept for the `Proxy-Authorization` of requests sent through a proxy in the clear.
+    connector: ProxyConnector,
 }
 
 impl HttpClient {
     /// Connects within `connect_timeout`; idle pooled connections close after 90 s. Timeouts of
     /// the later phases are the proxy's (per phase, since a whole-request one would cut streams).
     pub fn new(connect_timeout: Duration) -> HttpClient {
-        let (connector, proxies) = connect::https_connector(connect_timeout);
+        let connector = ProxyConnector::system(connect_timeout);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_timer(TokioTimer::new())
-            .build(connector);
-        HttpClient {
-            client,
-            connector: proxies,
-        }
+            .build(connector.clone().into_https());
+        HttpClient { client, connector }
     }
 
     /// POSTs `body` to `uri` with `headers` (a `User-Agent` is added if they have none) and
