@@ -197,9 +197,10 @@ fn proxy_error(name: &str, target: &str, err: &(dyn Error + 'static)) -> BoxErro
             format!("cannot reach proxy {name}: {io_err}"),
         ),
         None => {
-            let detail = match std::ptr::addr_eq(root, err) {
-                true => err.to_string(),
-                false => format!("{err}: {root}"),
+            let detail = if std::ptr::addr_eq(root, err) {
+                err.to_string()
+            } else {
+                format!("{err}: {root}")
             };
             let message = format!("proxy {name} would not tunnel to {target}: {detail}");
             (io::ErrorKind::Other, message)
