@@ -10,8 +10,9 @@
 #      100 concurrent 50-chunk streams; translated streams (OpenAI client → Anthropic upstream,
 #      Anthropic client → OpenAI upstream): throughput and gateway CPU per stream against the
 #      passthrough stream, and their time to first byte; start-up time and idle RSS; the cost of
-#      `info` logging and of accounting; and, for reference, two minimal proxies in the gateway's
-#      place (a TCP byte relay, and axum + reqwest passing the body through: `loadgen baseline`),
+#      `info` logging and of accounting; and, for reference, minimal proxies in the gateway's
+#      place (a TCP byte relay, and axum + reqwest or axum + hyper-util passing the body through:
+#      `loadgen baseline`),
 #   4. prints a table (measured vs target, pass/fail) and keeps every raw result in
 #      docs/bench-results/<timestamp>/ (git-ignored).
 #
@@ -402,9 +403,9 @@ gw_pid='' target_pid=''
 
 # --- 6. reference proxies ----------------------------------------------------------------------
 # What the extra hop costs without Switchboard: a byte relay (no HTTP: the floor of any proxy) and
-# axum + reqwest forwarding the body untouched (the frameworks, without Switchboard's own work),
-# pinned and measured exactly like the gateway.
-for mode in tcp http; do
+# axum + reqwest or axum + hyper-util (Switchboard's client) forwarding the body untouched (the
+# frameworks, without Switchboard's own work), pinned and measured exactly like the gateway.
+for mode in tcp http hyper; do
     log "reference proxy \`$mode\`: throughput, 20 and 1,000 req/s"
     taskset -c "$gw_cpu" "$bin/loadgen" baseline --mode "$mode" --upstream "$mock_url" \
         >"$work/base.out" 2>&1 &

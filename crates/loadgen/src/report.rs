@@ -341,8 +341,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     writeln!(out, "\n## Non-streaming runs (oha)\n")?;
     writeln!(
         out,
-        "`direct`: oha → mock. `gateway`: oha → Switchboard → mock. `base-tcp` / `base-http`: oha → a \
-         reference proxy (TCP byte relay / axum + reqwest pass-through, `loadgen baseline`) → mock, \
+        "`direct`: oha → mock. `gateway`: oha → Switchboard → mock. `base-tcp` / `base-http` / \
+         `base-hyper`: oha → a reference proxy (TCP byte relay / axum + reqwest pass-through / axum + \
+         hyper-util pass-through, `loadgen baseline`) → mock, \
          pinned like the gateway. CPU is that of the process in the middle.\n"
     )?;
     writeln!(
@@ -364,10 +365,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         "thr-gateway-noacct",
         "thr-base-tcp",
         "thr-base-http",
+        "thr-base-hyper",
         "rate20-base-tcp",
         "rate20-base-http",
+        "rate20-base-hyper",
         "rate1000-base-tcp",
         "rate1000-base-http",
+        "rate1000-base-hyper",
     ] {
         let Some(r) = oha(dir, name) else { continue };
         let cpu = if name.contains("gateway") || name.contains("base") {
