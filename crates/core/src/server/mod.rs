@@ -91,8 +91,6 @@ pub enum StartError {
     ExposedWithoutToken { addr: SocketAddr },
     #[error("{0}")]
     Provider(String),
-    #[error("cannot create the HTTP client: {0}")]
-    HttpClient(String),
     #[error(transparent)]
     Accounting(#[from] AccountingError),
 }

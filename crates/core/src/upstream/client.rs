@@ -30,8 +30,8 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// Connects within `connect_timeout`; idle pooled connections close after 90 s. Timeouts of
-    /// the later phases are the proxy's (per phase, since a whole-request one would cut streams).
+    /// Connects within `connect_timeout`; idle pooled connections close after 90 s. The request
+    /// path times the later phases itself (per phase: a whole-request limit would cut streams).
     pub fn new(connect_timeout: Duration) -> HttpClient {
         let connector = ProxyConnector::system(connect_timeout);
         let client = Client::builder(TokioExecutor::new())
