@@ -118,6 +118,11 @@ async fn forward_hyper(
         ))
     }
     .await;
+    answer(result)
+}
+
+/// The upstream's answer as the reference proxy's own, or a 502 with the error's text.
+fn answer(result: Result<(StatusCode, Option<HeaderValue>, Bytes), String>) -> Response {
     match result {
         Ok((status, content_type, bytes)) => {
             let mut response = Response::new(Body::from(bytes));
@@ -130,6 +135,9 @@ async fn forward_hyper(
         Err(err) => {
             let mut response = Response::new(Body::from(err));
             *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             response
         }
     }
@@ -152,22 +160,5 @@ async fn forward(
         Ok::<_, reqwest::Error>((status, content_type, bytes))
     }
     .await;
-    match result {
-        Ok((status, content_type, bytes)) => {
-            let mut response = Response::new(Body::from(bytes));
-            *response.status_mut() = status;
-            if let Some(value) = content_type {
-                response.headers_mut().insert(header::CONTENT_TYPE, value);
-            }
-            response
-        }
-        Err(err) => {
-            let mut response = Response::new(Body::from(err.to_string()));
-            *response.status_mut() = StatusCode::BAD_GATEWAY;
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-            response
-        }
-    }
+    answer(result.map_err(|e| e.to_string()))
 }

@@ -99,7 +99,8 @@ CREATE INDEX sessions_by_activity ON sessions (last_active_at, id);
 CREATE INDEX sessions_by_status ON sessions (status, last_active_at, id);
 ";
 
-/// v3: `requests` rebuilt with its status check written as comparisons. The same rule, but
+/// v3: `requests` rebuilt with its status check written as comparisons (the table as in v1
+/// otherwise: migrations are history, so v1 above stays as it was shipped). The same rule, but
 /// SQLite evaluates `status IN (…)` in a CHECK by building a temporary B-tree for every row
 /// inserted, which was a quarter of the cost of storing a request.
 const V3_REQUESTS_CHECK: &str = "

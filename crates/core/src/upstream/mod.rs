@@ -108,13 +108,15 @@ impl LiveProvider {
     }
 }
 
-/// An absolute http(s) URI (`base_url` is checked to be one when the config is loaded).
+/// An absolute http(s) URI (`base_url` is checked to be one when the config is loaded),
+/// normalized as a URL first: an international host name becomes its ASCII form, a space in a
+/// path is percent-encoded.
 fn parse_uri(text: &str) -> Result<Uri, String> {
-    let uri: Uri = text.parse().map_err(|e| format!("`{text}`: {e}"))?;
-    match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(_)) => Ok(uri),
-        _ => Err(format!("`{text}` is not an absolute http(s) URL")),
+    let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{text}` is not an absolute http(s) URL"));
     }
+    url.as_str().parse().map_err(|e| format!("`{text}`: {e}"))
 }
 
 /// `scheme://host:port` of a URI, for messages (never its userinfo, path or query).
@@ -357,6 +359,18 @@ mod tests {
             headers: Vec::new(),
         })
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn base_urls_are_normalized_like_urls() {
+        let idn = provider(None, Api::OpenAi, "https://bücher.example/v1");
+        assert_eq!(
+            idn.embeddings_url.to_string(),
+            "https://xn--bcher-kva.example/v1/embeddings"
+        );
+        assert_eq!(origin(&idn.embeddings_url), "https://xn--bcher-kva.example");
+        let local = provider(None, Api::OpenAi, "http://127.0.0.1:11434/v1");
+        assert_eq!(origin(&local.embeddings_url), "http://127.0.0.1:11434");
     }
 
     #[test]
