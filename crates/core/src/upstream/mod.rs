@@ -120,7 +120,7 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 /// `scheme://host:port` of a URI, for messages (never its userinfo, path or query).
-pub fn origin(uri: &Uri) -> String {
+fn origin(uri: &Uri) -> String {
     let host = uri.host().unwrap_or_default();
     match uri.port_u16() {
         Some(port) => format!("{}://{host}:{port}", uri.scheme_str().unwrap_or("http")),
