@@ -2,8 +2,8 @@
 //! interrupted requests are reported too. Outcomes go to a bounded queue; the request path never
 //! waits for whoever consumes them (accounting, live views).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, header};
@@ -168,9 +168,20 @@ impl OutcomeSink {
     }
 
     fn try_send(queue: &mpsc::Sender<RequestOutcome>, outcome: RequestOutcome) {
-        if let Err(err) = queue.try_send(outcome) {
-            // A full queue means the consumer is far behind; dropping beats stalling requests.
-            tracing::warn!(error = %err, "request outcome queue is full; an outcome was dropped");
+        // A full queue means the consumer is far behind; dropping beats stalling requests.
+        let Err(err) = queue.try_send(outcome) else {
+            return;
+        };
+        if let Some(dropped) = DROPPED.record(Instant::now()) {
+            let reason = match err {
+                mpsc::error::TrySendError::Full(_) => "its queue is full",
+                mpsc::error::TrySendError::Closed(_) => "it has stopped",
+            };
+            tracing::warn!(
+                dropped,
+                "request outcomes dropped (their usage is not recorded): the usage writer is \
+                 behind, {reason}; warned at most once a second"
+            );
         }
     }
 
@@ -192,6 +203,40 @@ impl OutcomeSink {
                 stream: outcome.stream,
             })));
         }
+    }
+}
+
+/// Dropped outcomes of the whole process, for [`OutcomeSink::try_send`]'s warning.
+static DROPPED: DropCounter = DropCounter::new();
+
+/// Counts dropped outcomes and says when to warn: at the first drop, then at most once every
+/// [`DROP_WARNING_INTERVAL`] with how many were dropped since, so that a writer far behind a
+/// busy gateway cannot flood the log with a line per request.
+#[derive(Debug)]
+struct DropCounter {
+    /// Dropped since the last warning, and when that warning was.
+    state: Mutex<(u64, Option<Instant>)>,
+}
+
+const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+impl DropCounter {
+    const fn new() -> Self {
+        DropCounter {
+            state: Mutex::new((0, None)),
+        }
+    }
+
+    /// Counts one drop; `Some(dropped since the last warning)` when it is time to warn.
+    fn record(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (dropped, warned_at) = &mut *state;
+        *dropped += 1;
+        if warned_at.is_some_and(|at| now.saturating_duration_since(at) < DROP_WARNING_INTERVAL) {
+            return None;
+        }
+        *warned_at = Some(now);
+        Some(std::mem::take(dropped))
     }
 }
 
@@ -410,5 +455,23 @@ impl RequestRecorder {
 impl Drop for RequestRecorder {
     fn drop(&mut self) {
         self.report();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_outcomes_are_warned_about_at_most_once_a_second_with_a_count() {
+        let drops = DropCounter::new();
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(drops.record(at(0)), Some(1));
+        assert_eq!(drops.record(at(10)), None);
+        assert_eq!(drops.record(at(999)), None);
+        assert_eq!(drops.record(at(1_000)), Some(3));
+        assert_eq!(drops.record(at(1_500)), None);
+        assert_eq!(drops.record(at(5_000)), Some(2));
     }
 }
