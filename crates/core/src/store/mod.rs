@@ -14,6 +14,7 @@ mod reader;
 mod rows;
 mod schema;
 mod sessions;
+mod thread;
 mod writer;
 
 #[cfg(test)]
@@ -92,6 +93,8 @@ pub enum StoreError {
     Commit(String),
     #[error("the store writer must be started inside a Tokio runtime")]
     NoRuntime,
+    #[error("cannot start the store writer's thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// An open, migrated database. Hands its write connection to one writer and opens readers.

@@ -1,9 +1,11 @@
 //! The single writer: a task that owns the write connection, takes outcomes from a bounded
 //! queue and commands from a second one, and commits them in batches — everything queued (up to
-//! `MAX_BATCH` outcomes) in one transaction on a blocking thread. Outcomes are committed at once,
+//! `MAX_BATCH` outcomes) in one transaction off the async runtime: a small batch on the writer's
+//! niced background thread (`thread.rs`), so that requests sharing its core come first, a large
+//! one (the writer is behind) or a cleanup on the blocking pool. Outcomes are committed at once,
 //! except that a batch of outcomes starts at most every `MIN_COMMIT_INTERVAL`: under load the
 //! outcomes arriving meanwhile join the next batch, so the cost of a commit (the WAL frames of
-//! every touched page, the session and rollup updates, a blocking-pool hand-off) is shared by
+//! every touched page, the session and rollup updates, a thread hand-off) is shared by
 //! many requests instead of a few. That cost ran on the gateway's own CPU and, unbatched, was
 //! about as large as the whole proxying of a small request.
 //!
@@ -34,6 +36,7 @@ use super::events::LiveEvent;
 use super::ingest::Recorded;
 use super::rows::SessionRow;
 use super::sessions::SessionIndex;
+use super::thread::{BackgroundThread, JobFailed};
 use super::{Store, StoreError, unix_ms};
 use crate::config::Config;
 use crate::outcome::RequestOutcome;
@@ -46,6 +49,10 @@ pub const QUEUE_CAPACITY: usize = 4096;
 pub const MAX_BATCH: usize = 2000;
 /// The shortest time between the starts of two batches of outcomes (commands do not wait).
 pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(10);
+/// Batches of fewer outcomes (and no cleanup) run on the niced background thread. At 1,000 req/s
+/// a batch holds about 10; a saturated gateway makes them ten times larger than this, and those
+/// run at normal priority so that the writer keeps up.
+pub const BACKGROUND_BATCH: usize = 128;
 const COMMAND_CAPACITY: usize = 64;
 const MAX_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 const MIN_CLEANUP_INTERVAL: Duration = Duration::from_millis(20);
@@ -124,6 +131,7 @@ pub fn spawn_writer(
 ) -> Result<(WriterHandle, JoinHandle<()>), StoreError> {
     // `tokio::spawn` would panic outside a runtime; say so instead.
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| StoreError::NoRuntime)?;
+    let background = BackgroundThread::spawn().map_err(StoreError::Thread)?;
     let conn = store.take_write_connection()?;
     let sessions = match SessionIndex::load(&conn) {
         Ok(sessions) => sessions,
@@ -138,6 +146,7 @@ pub fn spawn_writer(
     let (commands_tx, commands) = mpsc::channel(COMMAND_CAPACITY);
     let writer = Writer {
         path: store.path().to_owned(),
+        background,
         state: Some(state),
         config,
         events,
@@ -156,7 +165,10 @@ pub fn spawn_writer(
 
 struct Writer {
     path: PathBuf,
-    /// `None` while a batch runs on the blocking pool, and after an unrecoverable failure.
+    /// Where every database job runs.
+    /// Where small batches run.
+    background: BackgroundThread,
+    /// `None` while a batch runs, and after an unrecoverable failure.
     state: Option<WriterState>,
     config: Arc<ArcSwap<Config>>,
     events: broadcast::Sender<LiveEvent>,
@@ -322,7 +334,8 @@ impl Writer {
             delete_closed_older_than_days: Some(config.sessions.retention_days),
         });
         let count = outcomes.len();
-        let joined = tokio::task::spawn_blocking(move || {
+        let routine = count < BACKGROUND_BATCH && periodic.is_none();
+        let job = move || {
             let now = unix_ms(SystemTime::now());
             let recorded = outcomes.into_iter().map(Recorded::from_outcome).collect();
             let result = batch::apply(&mut state, &config, recorded, commands, periodic, now);
@@ -334,8 +347,14 @@ impl Writer {
                 }
             }
             (state, result)
-        })
-        .await;
+        };
+        let joined = if routine {
+            self.background.run(job).await
+        } else {
+            tokio::task::spawn_blocking(job)
+                .await
+                .map_err(|_| JobFailed)
+        };
         match joined {
             Ok((state, Ok(output))) => {
                 self.state = Some(state);
@@ -356,9 +375,9 @@ impl Writer {
                 }
                 true
             }
-            Err(join_error) => {
-                // The connection went down with the thread: open a new one and carry on.
-                tracing::error!(error = %join_error, lost = count, "the store writer's batch failed");
+            Err(JobFailed) => {
+                // The connection went down with the job (it panicked): open a new one, carry on.
+                tracing::error!(lost = count, "the store writer's batch failed");
                 let path = self.path.clone();
                 match tokio::task::spawn_blocking(move || WriterState::reopen(&path)).await {
                     Ok(Ok(state)) => {
