@@ -227,13 +227,15 @@ ours_utime() {
         | awk '{s += $14} END {printf "%.0f", s}'
 }
 # gw_cpu_sample: "utime+stime ticks, sum of per-thread run time in ns" of the process under test
-# ($target_pid: the gateway, or a reference proxy).
+# ($target_pid: the gateway, or a reference proxy). Its thread ids go to $work/tids-new (one per
+# line, sorted): a thread that ends takes its run time out of the sum, so `load` compares them.
 gw_cpu_sample() {
-    [ -n "$target_pid" ] || { echo "0 0"; return; }
+    [ -n "$target_pid" ] || { : >"$work/tids-new"; echo "0 0"; return; }
     local ticks ns
     ticks="$(awk '{print $14 + $15}' /proc/"$target_pid"/stat)"
     # %.0f, not %d: mawk clamps %d to 32 bits (2.1 s of run time in ns).
     ns="$(cat /proc/"$target_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}')"
+    ls /proc/"$target_pid"/task 2>/dev/null | sort >"$work/tids-new"
     echo "$ticks $ns"
 }
 
@@ -264,21 +266,27 @@ wait_quiet() {
 # A run disturbed by other processes (over 5 % of a CPU) is repeated, up to $attempts times.
 load() {
     local name="$1"; shift
-    local attempt j0 o0 g0 t0 j1 o1 g1 t1 lu foreign
+    local attempt j0 o0 g0 t0 j1 o1 g1 t1 lu foreign ended
     for attempt in $(seq 1 "$attempts"); do
         wait_quiet
         j0="$(user_jiffies)" o0="$(ours_utime)" g0="$(gw_cpu_sample)" t0="$(date +%s.%N)"
+        mv "$work/tids-new" "$work/tids-before"
         local TIMEFORMAT='%3U'
         { time "$@" >"$out/$name.json" 2>"$work/load.err"; } 2>"$work/time.txt" \
             || die "\`$name\` failed: $(tail -3 "$work/load.err")"
         j1="$(user_jiffies)" o1="$(ours_utime)" g1="$(gw_cpu_sample)" t1="$(date +%s.%N)"
         lu="$(tail -1 "$work/time.txt")"
-        echo "$g0 $g1 $clk_tck $j0 $j1 $o0 $o1 $lu $t0 $t1 $attempt" | awk '{
+        # Threads that ended during the run (tokio's idle blocking threads do after 10 s) took
+        # their whole run time out of the per-thread sum: then it falls back to the ticks.
+        ended="$(comm -23 "$work/tids-before" "$work/tids-new" | wc -l)"
+        echo "$g0 $g1 $clk_tck $j0 $j1 $o0 $o1 $lu $t0 $t1 $attempt $ended" | awk '{
             wall = $12 - $11
             foreign = (($7 - $6) - ($9 - $8)) / $5 - $10
             if (foreign < 0) foreign = 0
-            printf "{\"ticks\": %.0f, \"sched_ns\": %.0f, \"clk_tck\": %d, \"wall_s\": %.3f, \"foreign_cpu_pct\": %.1f, \"attempt\": %d}\n",
-                $3 - $1, $4 - $2, $5, wall, 100 * foreign / wall, $13
+            sched = $4 - $2
+            if ($14 > 0) sched = ($3 - $1) * 1e9 / $5
+            printf "{\"ticks\": %.0f, \"sched_ns\": %.0f, \"sched_from_ticks\": %s, \"clk_tck\": %d, \"wall_s\": %.3f, \"foreign_cpu_pct\": %.1f, \"attempt\": %d}\n",
+                $3 - $1, sched, ($14 > 0 ? "true" : "false"), $5, wall, 100 * foreign / wall, $13
         }' >"$out/cpu-$name.json"
         foreign="$(sed 's/.*"foreign_cpu_pct": \([0-9.]*\).*/\1/' "$out/cpu-$name.json")"
         if awk -v f="$foreign" 'BEGIN {exit !(f <= 5)}'; then return 0; fi

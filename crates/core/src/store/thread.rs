@@ -1,13 +1,14 @@
 //! The writer's background thread, where routine batches run below the request path's priority.
 //!
-//! A routine batch (a few outcomes every `MIN_COMMIT_INTERVAL`) costs a few hundred microseconds
-//! of CPU, mostly SQLite writing WAL frames. On a core it shares with the request path, at the
-//! same priority, a request arriving meanwhile waited for the commit's time slice to end; niced,
-//! the commit is preempted at once. On the pinned bench that took 0.1–0.2 ms off p99 at 500 and
-//! 1,000 req/s (`docs/benchmarks.md`). Against one busy thread, though, nice 10
-//! gets only about a tenth of a core, too little for a saturated gateway's outcomes, and an
-//! unprivileged thread can never lower its nice value again: so the writer sends only small
-//! batches here and runs the rest (it is behind, or cleaning up) on the blocking pool.
+//! A routine batch (a few outcomes every `MIN_COMMIT_INTERVAL`) costs tens to a few hundred
+//! microseconds of CPU: SQLite's inserts, then the commit writing WAL frames. On a core shared
+//! with the request path at the same priority, a request arriving meanwhile waited for the
+//! batch's time slice to end; niced, the batch is preempted at once. On the pinned bench that
+//! took 0.1–0.2 ms off p99 at 500 and 1,000 req/s (`docs/benchmarks.md`). Against one busy
+//! thread, though, nice 10 gets only about a tenth of a core, too little for a saturated
+//! gateway's outcomes, and an unprivileged thread can never lower its nice value again: so the
+//! writer sends only small batches here and runs the rest (it is behind, or cleaning up) on the
+//! blocking pool.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;

@@ -165,7 +165,6 @@ pub fn spawn_writer(
 
 struct Writer {
     path: PathBuf,
-    /// Where every database job runs.
     /// Where small batches run.
     background: BackgroundThread,
     /// `None` while a batch runs, and after an unrecoverable failure.
